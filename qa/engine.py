@@ -1,0 +1,78 @@
+"""One object that owns the loaded model and index and answers questions.
+
+The model and index are loaded once, lazily, under a lock; the same engine then
+serves any number of threads. ``qa.retrieve`` and ``qa.answer`` use a process-wide
+default engine; make your own :class:`Engine` for other settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from .config import Settings
+from .embedding import Embedder
+from .index import IndexError, build_index, load_index
+from .retrieval import Passage, Retriever
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Engine", "default_engine"]
+
+
+class Engine:
+    """Loads lazily; ``rebuild=True`` builds the index when it is missing, corrupt or stale."""
+
+    def __init__(self, settings: Settings | None = None, rebuild: bool = False):
+        self.settings = settings or Settings()
+        self.rebuild = rebuild
+        self.embedder = Embedder(self.settings)
+        self._retriever: Retriever | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            with self._lock:
+                if self._retriever is None:
+                    self._retriever = self._load()
+        return self._retriever
+
+    def _load(self) -> Retriever:
+        try:
+            index = load_index(self.settings, self.embedder.fingerprint)
+        except IndexError as exc:
+            if not self.rebuild:
+                raise
+            log.warning("%s — rebuilding now", exc)
+            build_index(self.settings, self.embedder)
+            index = load_index(self.settings, self.embedder.fingerprint)
+        self.embedder.prepare_query_encoder()
+        return Retriever(index, self.embedder, self.settings)
+
+    def load(self) -> "Engine":
+        """Load now rather than on the first question (e.g. at app start)."""
+        _ = self.retriever
+        return self
+
+    def rebuild_index(self) -> dict:
+        """Rebuild the index from the corpus and switch to it; returns the manifest."""
+        with self._lock:
+            manifest = build_index(self.settings, self.embedder)
+            self._retriever = None
+        return manifest
+
+    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
+        return self.retriever.search(question, k)
+
+
+_default: Engine | None = None
+_default_lock = threading.Lock()
+
+
+def default_engine() -> Engine:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Engine()
+        return _default

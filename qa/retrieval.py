@@ -1,0 +1,179 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 rankings fused by reciprocal rank fusion.
+
+On top of plain RRF, two priors that the report's structure makes reliable:
+
+- a question that names a glossary term (``六稳``, ``“放管服”``) lifts that term's
+  glossary entry, so definitions are found whatever the wording;
+- time: the review part holds 2019's figures, part 二 this year's targets for the same
+  topics. A question about 去年/2019 lifts the review, one about 今年/2020/目标/计划 lifts
+  this year's plans and the review's passages on 2020 so far (the epidemic months).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import Chunk
+from .config import MAX_K, MAX_QUESTION_CHARS, Settings
+from .index import ReportIndex, period_of
+from .lexical import Analyzer, normalize_query_text
+
+__all__ = ["Passage", "Retriever", "validate_question", "validate_k", "question_period"]
+
+RRF_K = 60
+#: Weights of the two rankings and of the priors, in units of a top-1 RRF vote.
+DENSE_WEIGHT = 1.0
+BM25_WEIGHT = 1.5
+GLOSSARY_BONUS = 1.0
+PERIOD_BONUS = 0.75
+
+_REVIEW_CUES = re.compile(r"去年|2019|上一年|过去一年|上年")
+_PLAN_CUES = re.compile(r"今年|2020|目标|计划|打算|准备|力争|将要|要求.*达到")
+_QUOTES = re.compile(r"[“”\"'‘’「」『』《》\s]")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage and where it stands in the report."""
+
+    text: str
+    score: float
+    section: str
+    page: int | None
+    source: str
+    chunk_id: str
+    start: int
+    end: int
+    entry: int | None = None
+
+    @property
+    def citation(self) -> str:
+        """Human-readable location, e.g. ``正文第12页`` or ``词语解释 第15条``."""
+        return f"正文第{self.page}页" if self.page is not None else self.source
+
+
+def validate_question(question) -> str:
+    """The documented input rules: TypeError for non-strings, ValueError for the rest."""
+    if not isinstance(question, str):
+        raise TypeError(f"question must be a str, not {type(question).__name__}")
+    if not question.strip():
+        raise ValueError("question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"question is too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS})")
+    return question
+
+
+def validate_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be an int, not {type(k).__name__}")
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
+    return k
+
+
+def question_period(question: str) -> str | None:
+    """``review``, ``plan`` or None when the question names no (or both) periods."""
+    review, plan = bool(_REVIEW_CUES.search(question)), bool(_PLAN_CUES.search(question))
+    if review == plan:
+        return None
+    return "review" if review else "plan"
+
+
+def _clean_for_match(text: str) -> str:
+    return _QUOTES.sub("", text)
+
+
+class Retriever:
+    """Searches one loaded :class:`ReportIndex` with one embedder; thread-safe."""
+
+    def __init__(self, index: ReportIndex, embedder, settings: Settings | None = None):
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings or Settings()
+        self.analyzer = Analyzer(index.terms)
+        self._periods = [period_of(c) for c in index.chunks]
+        self._glossary = self._glossary_keys(index.chunks)
+        self._faiss_lock = threading.Lock()
+
+    @staticmethod
+    def _glossary_keys(chunks: list[Chunk]) -> list[tuple[str, int]]:
+        """(key, chunk position) for every glossary term, longest keys first."""
+        keys = []
+        for i, c in enumerate(chunks):
+            if c.kind == "glossary" and c.heading:
+                term = c.heading[-1]
+                for key in {_clean_for_match(term), *re.findall(r"“([^”]+)”", term)}:
+                    if len(key) >= 2:
+                        keys.append((_clean_for_match(key), i))
+        return sorted(keys, key=lambda kv: -len(kv[0]))
+
+    def glossary_hits(self, question: str) -> list[int]:
+        """Positions of glossary entries whose term the question names."""
+        q = _clean_for_match(question)
+        hits: list[int] = []
+        for key, pos in self._glossary:
+            if key in q and pos not in hits:
+                hits.append(pos)
+        return hits
+
+    def _dense_ranking(self, query: str, n: int) -> np.ndarray:
+        vec = self.embedder.encode_query(query)[None, :]
+        with self._faiss_lock:
+            _, ids = self.index.dense.search(np.ascontiguousarray(vec, dtype=np.float32), n)
+        return ids[0][ids[0] >= 0]
+
+    def _bm25_ranking(self, query: str, n: int) -> np.ndarray:
+        tokens = self.analyzer.query_tokens(query)
+        if not tokens:
+            return np.empty(0, dtype=np.int64)
+        scores = self.index.bm25.get_scores(tokens)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return top[scores[top] > 0]
+
+    def scores(self, question: str) -> dict[int, float]:
+        """Fused score of every candidate passage (by position in the index)."""
+        query = normalize_query_text(question)
+        n = min(self.settings.candidates, len(self.index.chunks))
+        fused: dict[int, float] = {}
+        for weight, ranking in (
+            (DENSE_WEIGHT, self._dense_ranking(query, n)),
+            (BM25_WEIGHT, self._bm25_ranking(query, n)),
+        ):
+            for rank, pos in enumerate(ranking.tolist()):
+                fused[pos] = fused.get(pos, 0.0) + weight / (RRF_K + rank + 1)
+        unit = 1.0 / (RRF_K + 1)
+        for pos in self.glossary_hits(query):
+            fused[pos] = fused.get(pos, 0.0) + GLOSSARY_BONUS * unit
+        period = question_period(query)
+        if period:
+            for pos in fused:
+                if self._periods[pos] == period or (period == "plan" and self._periods[pos] == "current"):
+                    fused[pos] += PERIOD_BONUS * unit
+        return fused
+
+    def search(self, question: str, k: int = 5) -> list[Passage]:
+        validate_question(question)
+        validate_k(k)
+        fused = self.scores(question)
+        best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        return [self.passage(pos, score) for pos, score in best]
+
+    def passage(self, pos: int, score: float) -> Passage:
+        c = self.index.chunks[pos]
+        return Passage(
+            text=c.text,
+            score=float(score),
+            section=c.section,
+            page=c.page,
+            source=c.source,
+            chunk_id=c.id,
+            start=c.start,
+            end=c.end,
+            entry=c.entry,
+        )
