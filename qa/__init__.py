@@ -7,13 +7,15 @@
 
 from __future__ import annotations
 
+from .answer import Answer
 from .config import Settings
 from .engine import Engine, default_engine
 from .index import IndexCorruptError, IndexError, IndexMissingError, IndexStaleError, build_index, load_index
 from .retrieval import Passage
 
 __all__ = [
-    "Engine",
+    "Answer",
+    "answer",    "Engine",
     "IndexCorruptError",
     "IndexError",
     "IndexMissingError",
@@ -39,3 +41,16 @@ def retrieve(question: str, k: int = 5) -> list[Passage]:
     validate_question(question)
     validate_k(k)
     return default_engine().retrieve(question, k)
+
+
+def answer(question: str, history: list[dict] | None = None) -> Answer:
+    """An extractive, cited answer to ``question`` (see :class:`qa.Answer`).
+
+    ``history`` is the conversation so far in Gradio's messages format; an elliptical
+    follow-up ("那去年呢") is completed from the previous user question. Same input rules
+    as :func:`retrieve`; a malformed ``history`` raises ValueError.
+    """
+    from .retrieval import validate_question
+
+    validate_question(question)
+    return default_engine().answer(question, history)

@@ -13,6 +13,7 @@ import threading
 from .config import Settings
 from .embedding import Embedder
 from .index import IndexError, build_index, load_index
+from .answer import Answer, Answerer
 from .retrieval import Passage, Retriever
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Engine:
         self.rebuild = rebuild
         self.embedder = Embedder(self.settings)
         self._retriever: Retriever | None = None
+        self._answerer: Answerer | None = None
         self._lock = threading.Lock()
 
     @property
@@ -60,10 +62,18 @@ class Engine:
         with self._lock:
             manifest = build_index(self.settings, self.embedder)
             self._retriever = None
+            self._answerer = None
         return manifest
 
     def retrieve(self, question: str, k: int = 5) -> list[Passage]:
         return self.retriever.search(question, k)
+
+    def answer(self, question: str, history: list[dict] | None = None) -> Answer:
+        retriever = self.retriever
+        answerer = self._answerer
+        if answerer is None or answerer.retriever is not retriever:
+            answerer = self._answerer = Answerer(retriever)
+        return answerer.answer(question, history)
 
 
 _default: Engine | None = None

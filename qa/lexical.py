@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Analyzer", "report_terms", "to_simplified", "normalize_query_text"]
+__all__ = ["Analyzer", "STOPWORDS", "TIME_WORDS", "report_terms", "to_simplified", "normalize_query_text"]
 
 _PUNCT = re.compile(r"^[\W_]+$")
 _FIGURE = re.compile(
@@ -27,7 +27,9 @@ _LISTED = re.compile(r"(?<=[、，：；。“])([\u4e00-\u9fff]{3,7})(?=、)|(?
 STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 有 多少 什么 哪些 哪个 哪 几 几个 怎么 怎样 如何 吗 呢 啊 吧 么 这 那 个 一 "
     "要 想 我们 我 你 他 它 些 都 就 也 还 被 把 给 对 为 以 于 从 到 上 下 中 里 该 这个 那个 "
-    "指 指的是 意思 啥 具体 一共 共 请问 请 问 能 会 可以 是不是 不是 哪里 哪儿 怎么样 多 少".split()
+    "指 指的是 意思 啥 具体 一共 共 请问 请 问 能 会 可以 是不是 不是 哪里 哪儿 怎么样 多 少 "
+    "哪几 哪几个 哪两 哪三 哪五 哪四 方面 啥意思 干嘛 干什么 多少钱 多少人 现在 第几 几次 几类 几家 几级 几所 "
+    "那些 这些 还有 这块 听说 挺 一下 知道 告诉 情况 怎么办 为什么 到底 大概 左右 呀 嘛".split()
 )
 
 #: Everyday words and abbreviations → the report's official wording. Questions are
@@ -56,6 +58,8 @@ QUERY_SYNONYMS: dict[str, tuple[str, ...]] = {
     "穷人": ("贫困群众", "贫困人口"),
     "黑恶": ("涉恶", "扫黑除恶"),
     "网上办": ("网上可办",),
+    "批下来": ("授权", "批准"),
+    "批准": ("授权",),
     "修路": ("道路",),
     "盖房": ("安置房", "房屋"),
     "老旧小区": ("老旧小区改造",),
@@ -103,6 +107,11 @@ def report_terms(texts: Iterable[str], glossary_keys: Iterable[str] = ()) -> set
         for a, b in _LISTED.findall(text):
             terms.add(a or b)
     return terms
+
+
+#: Time words: they choose between the review and this year's plans (see
+#: ``retrieval.question_period``) rather than name a topic.
+TIME_WORDS = frozenset("今年 去年 明年 前年 后年 2019年 2020年 2021年 2019 2020 2021 当年 年内 今后".split())
 
 
 class Analyzer:

@@ -32,7 +32,14 @@ GLOSSARY_BONUS = 1.0
 PERIOD_BONUS = 0.75
 
 _REVIEW_CUES = re.compile(r"去年|2019|上一年|过去一年|上年")
-_PLAN_CUES = re.compile(r"今年|2020|目标|计划|打算|准备|力争|将要|要求.*达到")
+_THIS_YEAR_CUES = re.compile(r"今年|2020")
+_PLAN_CUES = re.compile(r"目标|计划|打算|准备|力争|将要|定的|定了|要求.*达到")
+#: Questions about the document itself: who delivered it, at which meeting, when printed.
+_ABOUT_REPORT = re.compile(
+    r"(报告|文件|讲话).{0,8}(谁|哪个会|什么会|哪次会|会上|哪天|何时|什么时候|哪一天|印发|日期)"
+    r"|(哪个会|什么会|哪次会|会上).{0,6}(报告|讲话)|谁.{0,4}(做|作|印|发|讲)的|(做|作)报告"
+)
+META_BONUS = 3.0
 _QUOTES = re.compile(r"[“”\"'‘’「」『』《》\s]")
 
 
@@ -49,6 +56,7 @@ class Passage:
     start: int
     end: int
     entry: int | None = None
+    kind: str = "paragraph"
 
     @property
     def citation(self) -> str:
@@ -76,11 +84,26 @@ def validate_k(k) -> int:
 
 
 def question_period(question: str) -> str | None:
-    """``review``, ``plan`` or None when the question names no (or both) periods."""
-    review, plan = bool(_REVIEW_CUES.search(question)), bool(_PLAN_CUES.search(question))
-    if review == plan:
-        return None
-    return "review" if review else "plan"
+    """Which part of the report a question's time words point to.
+
+    ``review`` (去年/2019), ``plan`` (this year's targets: 目标/计划/…), ``this_year``
+    (今年/2020 without a target word: the plans or the review of 2020 so far), or None
+    when the question names no period or contradicting ones.
+    """
+    review = bool(_REVIEW_CUES.search(question))
+    plan = bool(_PLAN_CUES.search(question))
+    this_year = bool(_THIS_YEAR_CUES.search(question))
+    if review and not (plan or this_year):
+        return "review"
+    if plan and not review:
+        return "plan"
+    if this_year and not review:
+        return "this_year"
+    return None
+
+
+#: Passage periods (see ``index.period_of``) that each question period prefers.
+_PREFERRED = {"review": {"review"}, "plan": {"plan"}, "this_year": {"plan", "current"}}
 
 
 def _clean_for_match(text: str) -> str:
@@ -96,8 +119,10 @@ class Retriever:
         self.settings = settings or Settings()
         self.analyzer = Analyzer(index.terms)
         self._periods = [period_of(c) for c in index.chunks]
+        self.positions = {c.id: i for i, c in enumerate(index.chunks)}
         self._glossary = self._glossary_keys(index.chunks)
         self._faiss_lock = threading.Lock()
+        self._vectors = self._flat_vectors(index.dense)
 
     @staticmethod
     def _glossary_keys(chunks: list[Chunk]) -> list[tuple[str, int]]:
@@ -110,6 +135,28 @@ class Retriever:
                     if len(key) >= 2:
                         keys.append((_clean_for_match(key), i))
         return sorted(keys, key=lambda kv: -len(kv[0]))
+
+    @staticmethod
+    def _flat_vectors(dense) -> np.ndarray | None:
+        """The stored vectors of an exact (flat) index, viewed without copying."""
+        import faiss
+
+        if not isinstance(dense, faiss.IndexFlat):
+            return None
+        return faiss.rev_swig_ptr(dense.get_xb(), dense.ntotal * dense.d).reshape(dense.ntotal, dense.d)
+
+    def dense_zscore(self, question: str, chunk_id: str) -> float:
+        """How far a passage's similarity to the question stands above the report's
+        average, in standard deviations (inf when the index cannot tell)."""
+        if self._vectors is None or len(self._vectors) < 3:
+            return float("inf")
+        sims = self._vectors @ self.embedder.encode_query(normalize_query_text(question))
+        return float((sims[self.positions[chunk_id]] - sims.mean()) / (sims.std() + 1e-9))
+
+    @staticmethod
+    def about_report(question: str) -> bool:
+        """Whether the question asks about the document itself (who, which meeting, when)."""
+        return bool(_ABOUT_REPORT.search(question))
 
     def glossary_hits(self, question: str) -> list[int]:
         """Positions of glossary entries whose term the question names."""
@@ -150,10 +197,14 @@ class Retriever:
         unit = 1.0 / (RRF_K + 1)
         for pos in self.glossary_hits(query):
             fused[pos] = fused.get(pos, 0.0) + GLOSSARY_BONUS * unit
+        if self.about_report(query):
+            for pos, chunk in enumerate(self.index.chunks):
+                if chunk.kind in ("cover", "closing"):
+                    fused[pos] = fused.get(pos, 0.0) + META_BONUS * unit
         period = question_period(query)
         if period:
             for pos in fused:
-                if self._periods[pos] == period or (period == "plan" and self._periods[pos] == "current"):
+                if self._periods[pos] in _PREFERRED[period]:
                     fused[pos] += PERIOD_BONUS * unit
         return fused
 
@@ -176,4 +227,5 @@ class Retriever:
             start=c.start,
             end=c.end,
             entry=c.entry,
+            kind=c.kind,
         )
