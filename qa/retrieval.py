@@ -158,6 +158,16 @@ class Retriever:
         """Whether the question asks about the document itself (who, which meeting, when)."""
         return bool(_ABOUT_REPORT.search(question))
 
+    def glossary_in(self, text: str, exclude: str | None = None) -> list[tuple[str, str]]:
+        """(term, definition) of the glossary terms that ``text`` uses."""
+        clean = _clean_for_match(text)
+        out: dict[int, tuple[str, str]] = {}
+        for key, pos in self._glossary:
+            chunk = self.index.chunks[pos]
+            if pos not in out and chunk.id != exclude and key in clean:
+                out[pos] = (chunk.heading[-1], chunk.text.split("：", 1)[-1])
+        return [out[p] for p in sorted(out)]
+
     def glossary_hits(self, question: str) -> list[int]:
         """Positions of glossary entries whose term the question names."""
         q = _clean_for_match(question)

@@ -1,0 +1,253 @@
+"""The Gradio chat: cited answers, a source panel, examples, feedback.
+
+Built with ``gr.Blocks`` rather than ``gr.ChatInterface`` so that every piece of text
+shown (the user's own message included) is escaped by us: a question such as
+``<img src=x onerror=alert(1)>`` is displayed as text. The answer streams into the
+chat; the source panel lists each passage with its section path, page or glossary
+entry, the answering sentence highlighted and the glossary terms it uses explained.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Iterator
+
+import gradio as gr
+
+from .answer import Answer
+from .config import MAX_QUESTION_CHARS
+from .engine import Engine
+from .feedback import FeedbackStore
+from .index import IndexError
+from .retrieval import Passage
+
+log = logging.getLogger(__name__)
+
+__all__ = ["build_app", "render_sources", "escape_markdown"]
+
+EXAMPLES = [
+    "今年建筑业税收目标是多少",
+    "去年全区生产总值是多少？",
+    "什么是“六稳”？",
+    "疫情期间启动了几级响应？",
+]
+STREAM_STEPS = 6
+CSS = """
+#sources .source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin: 8px 0; }
+#sources .where { font-size: 0.9em; color: var(--body-text-color-subdued); margin-bottom: 4px; overflow-wrap: anywhere; }
+#sources .text { line-height: 1.7; overflow-wrap: anywhere; }
+#sources mark { background: #ffe58f; color: inherit; padding: 0 2px; }
+#sources details { margin-top: 6px; font-size: 0.92em; }
+#sources .num { font-weight: 700; margin-right: 4px; }
+@media (max-width: 480px) { #sources .source { padding: 8px; } }
+"""
+
+
+def escape_markdown(text: str) -> str:
+    """Make text safe to show in a Markdown chat bubble: no HTML tag can form."""
+    return html.escape(text, quote=False).replace("&gt;", ">")
+
+
+def _highlight(text: str, sentence: str) -> str:
+    if sentence and sentence in text:
+        i = text.index(sentence)
+        return (
+            html.escape(text[:i]) + "<mark>" + html.escape(sentence) + "</mark>" + html.escape(text[i + len(sentence) :])
+        )
+    return html.escape(text)
+
+
+def render_sources(answer: Answer | None, related: list[Passage], engine: Engine) -> str:
+    """HTML of the source panel: cited passages first, then other related ones."""
+    if answer is None:
+        return "<div class='empty'>提问后，这里会列出答案引用的原文段落。</div>"
+    shown = list(answer.citations)
+    seen = {p.chunk_id for p in shown}
+    shown += [p for p in related if p.chunk_id not in seen]
+    parts = []
+    for n, p in enumerate(shown, 1):
+        label = "引用" if n <= len(answer.citations) and answer.found else "相关"
+        quote = answer.quote if n == 1 and answer.found else ""
+        where = html.escape(" · ".join(x for x in (p.section, p.citation) if x))
+        terms = engine.retriever.glossary_in(p.text, exclude=p.chunk_id)
+        notes = "".join(
+            f"<details><summary>词语解释：{html.escape(term)}</summary>{html.escape(definition)}</details>"
+            for term, definition in terms
+        )
+        parts.append(
+            f"<div class='source' data-chunk='{html.escape(p.chunk_id)}'>"
+            f"<div class='where'><span class='num'>[{n}]</span>{label} · {where}</div>"
+            f"<div class='text'>{_highlight(p.text, quote)}</div>{notes}</div>"
+        )
+    return "".join(parts)
+
+
+def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Blocks:
+    """The chat app around ``engine`` (which should already be loaded)."""
+
+    def answer_once(question: str, history: list[dict], k: int) -> tuple[str, str, Answer | None]:
+        """(chat text, sources html, answer) — never raises."""
+        try:
+            result = engine.answer(question, history)
+            related = engine.retrieve(result.question, int(k))
+            return escape_markdown(result.text), render_sources(result, related, engine), result
+        except ValueError as exc:
+            return escape_markdown(f"抱歉，这个问题无法处理：{exc}。"), render_sources(None, [], engine), None
+        except IndexError as exc:
+            log.error("index unavailable: %s", exc)
+            return "抱歉，检索索引当前不可用，请联系管理员重建索引（qa-index build）。", render_sources(None, [], engine), None
+        except Exception:
+            log.exception("answering %r failed", question[:80])
+            return "抱歉，处理这个问题时出错了，请稍后再试。", render_sources(None, [], engine), None
+
+    def respond(message, chat: list, raw: list, k) -> Iterator[tuple]:
+        chat, raw = list(chat or []), list(raw or [])
+        if not isinstance(message, str) or not message.strip():
+            yield chat, raw, gr.skip(), message
+            return
+        chat.append({"role": "user", "content": escape_markdown(message)})
+        if len(message) > MAX_QUESTION_CHARS:
+            text = f"问题太长了（{len(message)} 字）。请把问题控制在 {MAX_QUESTION_CHARS} 字以内。"
+            chat.append({"role": "assistant", "content": text})
+            raw += [{"role": "user", "content": message[:MAX_QUESTION_CHARS]}, {"role": "assistant", "content": text}]
+            yield chat, raw, gr.skip(), ""
+            return
+        text, sources, result = answer_once(message, [m for m in raw if m["role"] in ("user", "assistant")], k)
+        chat.append({"role": "assistant", "content": ""})
+        step = max(1, len(text) // STREAM_STEPS)
+        for end in range(step, len(text), step):
+            chat[-1] = {"role": "assistant", "content": text[:end]}
+            yield chat, raw, gr.skip(), ""
+            time.sleep(0.01)
+        chat[-1] = {"role": "assistant", "content": text}
+        raw += [
+            {"role": "user", "content": message},
+            {
+                "role": "assistant",
+                "content": result.text if result else text,
+                "citations": [p.chunk_id for p in result.citations] if result else [],
+            },
+        ]
+        yield chat, raw, sources, ""
+
+    def retry(chat: list, raw: list, k) -> Iterator[tuple]:
+        last = next((i for i in range(len(raw) - 1, -1, -1) if raw[i]["role"] == "user"), None)
+        if last is None:
+            yield chat, raw, gr.skip(), ""
+            return
+        question = raw[last]["content"]
+        shown = next((i for i in range(len(chat) - 1, -1, -1) if chat[i]["role"] == "user"), len(chat))
+        yield from respond(question, chat[:shown], raw[:last], k)
+
+    def undo(chat: list, raw: list):
+        last = next((i for i in range(len(raw) - 1, -1, -1) if raw[i]["role"] == "user"), None)
+        shown = next((i for i in range(len(chat) - 1, -1, -1) if chat[i]["role"] == "user"), None)
+        if last is None or shown is None:
+            return chat, raw, ""
+        return chat[:shown], raw[:last], raw[last]["content"]
+
+    def clear():
+        return [], [], render_sources(None, [], engine), ""
+
+    def like(data: gr.LikeData, raw: list):
+        if feedback is None:
+            return
+        try:
+            assistants = [i for i, m in enumerate(raw) if m["role"] == "assistant"]
+            index = data.index if isinstance(data.index, int) else data.index[0]
+            # The chat shows user/assistant pairs in the same order as ``raw``.
+            pos = index if index < len(raw) and raw[index]["role"] == "assistant" else assistants[-1]
+            question = next(m["content"] for m in reversed(raw[:pos]) if m["role"] == "user")
+            liked = data.liked if isinstance(data.liked, bool) else str(data.liked).lower() in ("like", "true")
+            feedback.add(question, raw[pos]["content"], liked, raw[pos].get("citations", []))
+            gr.Info("谢谢反馈！")
+        except Exception:
+            log.exception("could not store feedback")
+
+    def api_answer(question: str, k: int = 3) -> dict:
+        """Answer one question; returns the answer text, whether it was found, and the sources."""
+        if not isinstance(question, str) or not question.strip():
+            return {"text": "", "found": False, "citations": [], "error": "question is empty"}
+        try:
+            result = engine.answer(question)
+            related = engine.retrieve(result.question, max(1, min(int(k), 10)))
+        except (ValueError, TypeError) as exc:
+            return {"text": "", "found": False, "citations": [], "error": str(exc)}
+        except Exception as exc:
+            log.exception("API answer failed")
+            return {"text": "", "found": False, "citations": [], "error": type(exc).__name__}
+        return {
+            "text": result.text,
+            "found": result.found,
+            "question": result.question,
+            "citations": [_passage_json(p) for p in result.citations],
+            "related": [_passage_json(p) for p in related],
+        }
+
+    with gr.Blocks(title="报告问答 · 北关区2020年政府工作报告") as demo:
+        gr.Markdown(
+            "## 报告问答\n安阳市北关区 2020 年《政府工作报告》及其词语解释。答案摘自报告原文，并注明出处与页码。"
+        )
+        raw = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=300):
+                chatbot = gr.Chatbot(
+                    label="对话",
+                    height=480,
+                    sanitize_html=True,
+                    render_markdown=True,
+                    feedback_options=("Like", "Dislike"),
+                    examples=[{"text": q} for q in EXAMPLES],
+                    placeholder="问一个关于报告的问题，例如：今年建筑业税收目标是多少？",
+                    elem_id="chat",
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        show_label=False,
+                        placeholder="输入问题，回车发送",
+                        max_lines=4,
+                        scale=5,
+                        elem_id="question",
+                    )
+                    send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="send")
+                with gr.Row():
+                    k = gr.Slider(1, 10, value=3, step=1, label="显示的相关段落数", elem_id="k")
+                    clear_btn = gr.Button("清空对话", scale=0, min_width=100)
+            with gr.Column(scale=2, min_width=300):
+                gr.Markdown("### 出处")
+                sources = gr.HTML(render_sources(None, [], engine), elem_id="sources")
+
+        outputs = [chatbot, raw, sources, box]
+        box.submit(respond, [box, chatbot, raw, k], outputs, api_name="chat")
+        send.click(respond, [box, chatbot, raw, k], outputs, api_visibility="private")
+        def on_example(event: gr.SelectData, chat: list, state: list, kk) -> Iterator[tuple]:
+            value = event.value
+            yield from respond(value.get("text", "") if isinstance(value, dict) else str(value), chat, state, kk)
+
+        chatbot.example_select(
+            on_example,
+            [chatbot, raw, k],
+            outputs,
+            api_visibility="private",
+        )
+        chatbot.retry(retry, [chatbot, raw, k], outputs, api_visibility="private")
+        chatbot.undo(undo, [chatbot, raw], [chatbot, raw, box], api_visibility="private")
+        chatbot.clear(clear, None, outputs, api_visibility="private")
+        clear_btn.click(clear, None, outputs, api_visibility="private")
+        chatbot.like(like, [raw], None, api_visibility="private")
+        gr.api(api_answer, api_name="answer")
+    return demo
+
+
+def _passage_json(p: Passage) -> dict:
+    return {
+        "chunk_id": p.chunk_id,
+        "text": p.text,
+        "section": p.section,
+        "page": p.page,
+        "source": p.source,
+        "citation": p.citation,
+        "score": p.score,
+    }
