@@ -168,6 +168,7 @@ def build_index(
     analyzer = Analyzer(terms)
     texts = [c.search_text for c in chunks]
     vectors = embedder.encode_passages(texts, show_progress=progress)
+    embedder.prepare_query_encoder()  # serving needs it; export it now rather than at first query
     bm25 = bm25s.BM25()
     bm25.index([analyzer.tokens(t) or ["∅"] for t in texts], show_progress=False)
     dense = make_faiss_index(vectors)

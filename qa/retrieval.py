@@ -123,6 +123,10 @@ class Retriever:
         self._glossary = self._glossary_keys(index.chunks)
         self._faiss_lock = threading.Lock()
         self._vectors = self._flat_vectors(index.dense)
+        # One query vector at a time: FAISS's OpenMP threads only fight the query encoder's.
+        import faiss
+
+        faiss.omp_set_num_threads(1)
 
     @staticmethod
     def _glossary_keys(chunks: list[Chunk]) -> list[tuple[str, int]]:

