@@ -14,6 +14,7 @@ import time
 
 from qa.config import Settings
 from qa.engine import Engine
+from qa.index import IndexError
 from qa.feedback import FeedbackStore
 from qa.webapp import CSS, build_app
 
@@ -27,6 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="create a public Gradio share link (off by default)")
     parser.add_argument("--no-rebuild", action="store_true", help="fail instead of rebuilding a missing/stale index")
     parser.add_argument("--concurrency", type=int, default=8, help="requests answered at the same time")
+    parser.add_argument(
+        "--sessions", type=int, default=500, help="conversations kept in server memory (oldest dropped first)"
+    )
     return parser.parse_args(argv)
 
 
@@ -35,12 +39,25 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
     settings = Settings()
-    engine = Engine(settings, rebuild=not args.no_rebuild).load()
+    engine = Engine(settings, rebuild=not args.no_rebuild)
+    try:
+        engine.load()
+    except IndexError as exc:
+        # Serve anyway: every question gets a clear message until the index is fixed
+        # (the next question after `qa-index build` loads it).
+        log.error("%s", exc)
     feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
     demo = build_app(engine, feedback)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=512)
     log.info("ready in %.1f s; feedback goes to %s", time.perf_counter() - started, feedback.path)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=False, css=CSS)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        show_error=False,
+        css=CSS,
+        state_session_capacity=args.sessions,
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import numpy as np
 
 from .chunking import split_sentences
 from .lexical import QUERY_SYNONYMS, TIME_WORDS, normalize_query_text
-from .retrieval import Passage, Retriever, question_period, validate_question
+from .retrieval import Passage, Retriever, clean_text_input, question_period, validate_question
 
 __all__ = ["Answer", "Answerer", "resolve_followup", "validate_history"]
 
@@ -93,7 +93,7 @@ def validate_history(history) -> list[dict]:
             raise ValueError(f"history[{i}] must be a dict with 'role' and 'content'")
         if message["role"] not in ("user", "assistant", "system"):
             raise ValueError(f"history[{i}] has unknown role {message['role']!r}")
-        out.append({"role": message["role"], "content": _content_text(message["content"], i)})
+        out.append({"role": message["role"], "content": clean_text_input(_content_text(message["content"], i))})
     return out
 
 
@@ -192,7 +192,7 @@ class Answerer:
         return got / total if total else 0.0
 
     def answer(self, question: str, history: list[dict] | None = None) -> Answer:
-        validate_question(question)
+        question = validate_question(question)
         turns = validate_history(history)
         resolved = resolve_followup(question, turns, self._glossary_terms)
         passages = self.retriever.search(resolved, k=max(CANDIDATE_PASSAGES, RELATED_PASSAGES))

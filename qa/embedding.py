@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -118,16 +119,18 @@ def export_query_encoder(model, target: Path) -> Path:
     try:
         ids = torch.tensor([[0, 5, 6, 7, 2]])
         dims = {0: "batch", 1: "tokens"}
-        torch.onnx.export(
-            _Hidden(auto_model),
-            (ids, torch.ones_like(ids)),
-            str(tmp / "model.onnx"),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["last_hidden_state"],
-            dynamic_axes={"input_ids": dims, "attention_mask": dims, "last_hidden_state": dims},
-            opset_version=17,
-            dynamo=False,
-        )
+        with warnings.catch_warnings():  # tracer chatter about shapes fixed for one query
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Hidden(auto_model),
+                (ids, torch.ones_like(ids)),
+                str(tmp / "model.onnx"),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["last_hidden_state"],
+                dynamic_axes={"input_ids": dims, "attention_mask": dims, "last_hidden_state": dims},
+                opset_version=17,
+                dynamo=False,
+            )
         _externalize_weights(tmp / "model.onnx")
         model.tokenizer.save_pretrained(str(tmp))
         spec = {
@@ -277,19 +280,28 @@ class Embedder:
         with self._lock:
             if self._query_encoder is not None:
                 return
-        path = self.export_dir
-        try:
-            if not (path / "encoder.json").exists():
-                export_query_encoder(self.sentence_transformer(), path)
-            encoder = QueryEncoder(path, threads=self.settings.threads)
-        except Exception as exc:  # missing onnxruntime, unsupported pipeline, corrupt export
-            log.warning("fast query encoder unavailable (%s); queries use sentence-transformers", exc)
-            if not isinstance(exc, ImportError):
-                shutil.rmtree(path, ignore_errors=True)  # a corrupt export is redone next time
-            encoder = None
+        encoder = self._load_or_export(self.export_dir)
         with self._lock:
             self._query_encoder = encoder
             self._query_ready = True
+
+    def _load_or_export(self, path: Path) -> QueryEncoder | None:
+        """The exported encoder; a corrupt export is redone once, then torch is the fallback."""
+        for attempt in (1, 2):
+            try:
+                if not (path / "encoder.json").exists():
+                    export_query_encoder(self.sentence_transformer(), path)
+                return QueryEncoder(path, threads=self.settings.threads)
+            except ImportError as exc:
+                log.warning("onnxruntime unavailable (%s); queries use sentence-transformers", exc)
+                return None
+            except Exception as exc:  # corrupt export, unsupported pipeline
+                shutil.rmtree(path, ignore_errors=True)
+                if attempt == 1:
+                    log.warning("query encoder at %s is unusable (%s); exporting it again", path, exc)
+                else:
+                    log.warning("fast query encoder unavailable (%s); queries use sentence-transformers", exc)
+        return None
 
     def _encode_query_uncached(self, text: str) -> np.ndarray:
         if not self._query_ready:

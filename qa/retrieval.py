@@ -64,15 +64,25 @@ class Passage:
         return f"正文第{self.page}页" if self.page is not None else self.source
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text_input(text: str) -> str:
+    """Lone surrogates (not encodable as UTF-8) become U+FFFD."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
 def validate_question(question) -> str:
-    """The documented input rules: TypeError for non-strings, ValueError for the rest."""
+    """The documented input rules: TypeError for non-strings, ValueError for the rest.
+
+    Returns the question made safe to process (lone surrogates replaced)."""
     if not isinstance(question, str):
         raise TypeError(f"question must be a str, not {type(question).__name__}")
     if not question.strip():
         raise ValueError("question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise ValueError(f"question is too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS})")
-    return question
+    return clean_text_input(question)
 
 
 def validate_k(k) -> int:
@@ -223,7 +233,7 @@ class Retriever:
         return fused
 
     def search(self, question: str, k: int = 5) -> list[Passage]:
-        validate_question(question)
+        question = validate_question(question)
         validate_k(k)
         fused = self.scores(question)
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]

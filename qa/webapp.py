@@ -84,6 +84,14 @@ def render_sources(answer: Answer | None, related: list[Passage], engine: Engine
     return "".join(parts)
 
 
+def index_problem(exc: IndexError) -> str:
+    """What the chat says when the index cannot be used (no paths, no stack trace)."""
+    kind = {"IndexMissingError": "缺失", "IndexCorruptError": "已损坏", "IndexStaleError": "已过期"}.get(
+        type(exc).__name__, "不可用"
+    )
+    return f"抱歉，检索索引{kind}，暂时无法回答。请管理员运行 `qa-index build` 重建索引后再试。"
+
+
 def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Blocks:
     """The chat app around ``engine`` (which should already be loaded)."""
 
@@ -97,7 +105,7 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Block
             return escape_markdown(f"抱歉，这个问题无法处理：{exc}。"), render_sources(None, [], engine), None
         except IndexError as exc:
             log.error("index unavailable: %s", exc)
-            return "抱歉，检索索引当前不可用，请联系管理员重建索引（qa-index build）。", render_sources(None, [], engine), None
+            return index_problem(exc), render_sources(None, [], engine), None
         except Exception:
             log.exception("answering %r failed", question[:80])
             return "抱歉，处理这个问题时出错了，请稍后再试。", render_sources(None, [], engine), None
@@ -175,6 +183,9 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Block
             related = engine.retrieve(result.question, max(1, min(int(k), 10)))
         except (ValueError, TypeError) as exc:
             return {"text": "", "found": False, "citations": [], "error": str(exc)}
+        except IndexError as exc:
+            log.error("index unavailable: %s", exc)
+            return {"text": index_problem(exc), "found": False, "citations": [], "error": type(exc).__name__}
         except Exception as exc:
             log.exception("API answer failed")
             return {"text": "", "found": False, "citations": [], "error": type(exc).__name__}
@@ -237,7 +248,7 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Block
         chatbot.clear(clear, None, outputs, api_visibility="private")
         clear_btn.click(clear, None, outputs, api_visibility="private")
         chatbot.like(like, [raw], None, api_visibility="private")
-        gr.api(api_answer, api_name="answer")
+        gr.api(api_answer, api_name="answer", queue=False)
     return demo
 
 

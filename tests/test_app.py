@@ -4,52 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import DEV, ROOT, running_app
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    port = _free_port()
-    data = tmp_path_factory.mktemp("data")
-    env = {**os.environ, "QA_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
-    log = open(data / "app.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited: {(data / 'app.log').read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("app did not start in time")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with running_app(tmp_path_factory.mktemp("data")) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +53,19 @@ def test_chat_escapes_html(client):
     chat, _, _ = client.predict("<img src=x onerror=alert(1)>", [], 3, api_name="/chat")
     shown = str(chat[0]["content"])
     assert "<img" not in shown and "&lt;img" in shown
+
+
+def test_concurrent_answers_equal_sequential_ones(app_url, client):
+    from gradio_client import Client
+
+    from qa.eval import load_questions
+
+    questions = [q["question"] for q in load_questions(DEV)][::6]
+    expected = [client.predict(q, 3, api_name="/answer")["text"] for q in questions]
+    clients = [Client(app_url, verbose=False) for _ in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda iq: clients[iq[0] % 6].predict(iq[1], 3, api_name="/answer")["text"], enumerate(questions * 2)))
+    assert got == expected * 2
 
 
 @pytest.mark.browser

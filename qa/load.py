@@ -1,0 +1,203 @@
+"""Load test: ``python -m qa.load [--users 20] [--questions 100]``.
+
+Starts the app on a free loopback port (or uses ``--url`` of a running one), then
+``--users`` simulated users, each with its own ``gradio_client`` connection, ask
+``--questions`` questions from the development set through the app's ``/answer`` API
+over plain HTTP (Gradio's ``/gradio_api/call/answer``: one POST, then the result).
+``gradio_client`` works too but spends ~110 ms of client-side polling per request,
+which would measure the client rather than the server.
+The run is bounded by count and by ``--time-limit`` and stops by itself. Prints
+requests, errors, throughput, latency p50/p95/p99 and the server's RSS before and
+after (measured after a short warm-up, so that one-off allocations are not counted as
+growth). Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+__all__ = ["main", "run_load"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _app(timeout: float = 300):
+    """Start app.py on a loopback port; yield (url, pid)."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("the app exited during start-up")
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError("the app did not start in time") from None
+                time.sleep(0.5)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _rss_mb(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
+    except psutil.Error:
+        return None
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def ask(http, url: str, question: str, k: int = 3) -> dict:
+    """One question through the app's HTTP API; returns the answer dict."""
+    import json
+
+    posted = http.post(url.rstrip("/") + "/gradio_api/call/answer", json={"data": [question, k]})
+    posted.raise_for_status()
+    event = posted.json()["event_id"]
+    result = http.get(url.rstrip("/") + f"/gradio_api/call/answer/{event}")
+    result.raise_for_status()
+    kind, data = None, None
+    for line in result.text.splitlines():
+        if line.startswith("event:"):
+            kind = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            data = line.split(":", 1)[1].strip()
+    if kind != "complete" or data is None:
+        raise RuntimeError(f"API returned {kind!r}: {str(data)[:100]}")
+    return json.loads(data)[0]
+
+
+def run_load(url: str, pid: int | None, users: int, questions: int, time_limit: float) -> dict:
+    import httpx
+
+    from .eval import load_questions
+
+    pool = [q["question"] for q in load_questions(ROOT / "tests" / "data" / "dev.jsonl")]
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.time() + time_limit
+
+    def user(n: int, questions: int = questions) -> None:
+        with httpx.Client(timeout=60) as http:
+            for i in range(questions):
+                if time.time() > deadline:
+                    return
+                question = pool[(n * 7 + i) % len(pool)]
+                start = time.perf_counter()
+                try:
+                    result = ask(http, url, question)
+                    error = result.get("error") if isinstance(result, dict) else "bad response"
+                except Exception as exc:  # a failed request is counted, not fatal
+                    error = f"{type(exc).__name__}: {exc}"
+                elapsed = time.perf_counter() - start
+                with lock:
+                    latencies.append(elapsed)
+                    if error:
+                        errors.append(str(error)[:200])
+
+    def crowd(per_user: int) -> float:
+        started = time.perf_counter()
+        threads = [threading.Thread(target=user, args=(n, per_user), daemon=True) for n in range(users)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(max(1.0, deadline - time.time() + 30))
+        return time.perf_counter() - started
+
+    # Warm-up at full concurrency (thread pools, allocator arenas), not counted.
+    crowd(5)
+    warm_errors = len(errors)
+    latencies.clear()
+    errors.clear()
+    rss_before = _rss_mb(pid)
+    wall = crowd(questions)
+    ordered = sorted(latencies)
+    return {
+        "users": users,
+        "warmup_errors": warm_errors,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "seconds": wall,
+        "throughput": len(latencies) / wall if wall else 0.0,
+        "p50": _percentile(ordered, 0.50),
+        "p95": _percentile(ordered, 0.95),
+        "p99": _percentile(ordered, 0.99),
+        "mean": statistics.mean(ordered) if ordered else float("nan"),
+        "rss_before": rss_before,
+        "rss_after": _rss_mb(pid),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa.load", description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--questions", type=int, default=100, help="questions per user")
+    parser.add_argument("--time-limit", type=float, default=600, help="stop after this many seconds")
+    parser.add_argument("--url", help="use a running app instead of starting one (RSS is then not measured)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.url:
+        if not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
+            parser.error("--url must be a loopback address")
+        stats = run_load(args.url, None, args.users, args.questions, args.time_limit)
+    else:
+        with _app() as (url, pid):
+            stats = run_load(url, pid, args.users, args.questions, args.time_limit)
+    rss = (
+        f"{stats['rss_before']:.0f} → {stats['rss_after']:.0f} MB ({stats['rss_after'] - stats['rss_before']:+.0f} MB)"
+        if stats["rss_before"] and stats["rss_after"]
+        else "not measured"
+    )
+    print(f"users              {stats['users']}")
+    print(f"requests           {stats['requests']}")
+    print(f"errors             {stats['errors']}" + (f"  e.g. {stats['error_samples'][0]}" if stats["errors"] else ""))
+    print(f"duration           {stats['seconds']:.1f} s")
+    print(f"throughput         {stats['throughput']:.1f} requests/s")
+    print(f"latency p50/p95/p99 {stats['p50'] * 1000:.0f} / {stats['p95'] * 1000:.0f} / {stats['p99'] * 1000:.0f} ms")
+    print(f"server RSS         {rss}")
+    return 1 if stats["errors"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
