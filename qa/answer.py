@@ -268,8 +268,12 @@ class Answerer:
         context = f"{passage.section} {passage.text}"
         if specific and not any(t in context for t in specific + synonyms):
             return "names something else"
-        if coverage < MIN_COVERAGE and self.retriever.dense_zscore(query, passage.chunk_id) < MIN_DENSE_Z:
-            return f"weak match (coverage {coverage:.2f})"
+        if coverage < MIN_COVERAGE:
+            # Few shared words: answer only if the passage shares a specific word with the
+            # question and stands out semantically (paraphrases); not for gibberish.
+            shares_specific = any(t in context for t in specific + synonyms)
+            if not shares_specific or self.retriever.dense_zscore(query, passage.chunk_id) < MIN_DENSE_Z:
+                return f"weak match (coverage {coverage:.2f})"
         years = {_YEAR_WORDS[w] for w in _YEAR_WORDS if w in query} | {int(y) for y in re.findall(r"(20\d\d)", query)}
         if any(y not in _REPORT_YEARS and str(y) not in context for y in years):
             return "year"
@@ -326,6 +330,7 @@ class Answerer:
     def _not_found(self, question: str, passages: list[Passage]) -> Answer:
         related = passages[:RELATED_PASSAGES]
         shown = question.strip() if len(question.strip()) <= 40 else question.strip()[:40] + "…"
+        shown = re.sub(r"[\\`*_{}\[\]()#+\-!|>~$]", r"\\\g<0>", shown)  # echo it as text, not Markdown
         lines = [f"报告中没有找到“{shown}”的明确答案。"]
         if related:
             lines += ["", "以下段落可能相关："]

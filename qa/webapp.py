@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import time
 from collections.abc import Iterator
 
@@ -34,6 +35,7 @@ EXAMPLES = [
     "疫情期间启动了几级响应？",
 ]
 STREAM_STEPS = 6
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|>~$]")
 CSS = """
 #sources .source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin: 8px 0; }
 #sources .where { font-size: 0.9em; color: var(--body-text-color-subdued); margin-bottom: 4px; overflow-wrap: anywhere; }
@@ -46,8 +48,13 @@ CSS = """
 
 
 def escape_markdown(text: str) -> str:
-    """Make text safe to show in a Markdown chat bubble: no HTML tag can form."""
+    """Make Markdown safe to show in a chat bubble: no HTML tag can form."""
     return html.escape(text, quote=False).replace("&gt;", ">")
+
+
+def as_plain_text(text: str) -> str:
+    """Show ``text`` literally in a Markdown bubble: HTML escaped, Markdown syntax too."""
+    return escape_markdown(_MARKDOWN_SPECIAL.sub(r"\\\g<0>", text))
 
 
 def _highlight(text: str, sentence: str) -> str:
@@ -115,7 +122,7 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Block
         if not isinstance(message, str) or not message.strip():
             yield chat, raw, gr.skip(), message
             return
-        chat.append({"role": "user", "content": escape_markdown(message)})
+        chat.append({"role": "user", "content": as_plain_text(message)})
         if len(message) > MAX_QUESTION_CHARS:
             text = f"问题太长了（{len(message)} 字）。请把问题控制在 {MAX_QUESTION_CHARS} 字以内。"
             chat.append({"role": "assistant", "content": text})

@@ -68,6 +68,15 @@ def test_concurrent_answers_equal_sequential_ones(app_url, client):
     assert got == expected * 2
 
 
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    '"><svg onload=alert(1)>',
+    "[点我](javascript:alert(1))",
+    "'; DROP TABLE feedback; --",
+    "**粗体** _斜体_ `代码`",
+]
+
+
 @pytest.mark.browser
 def test_in_a_real_browser(app_url):
     if CHROMIUM is None:
@@ -103,6 +112,20 @@ def test_in_a_real_browser(app_url):
         assert dialogs == []
         assert page.locator("#chat img[src='x']").count() == 0
         page.screenshot(path=str(ARTIFACTS / "chat-html-question.png"), full_page=True)
+
+        for payload in PAYLOADS:
+            before = len(dialogs)
+            page.fill("#question textarea", payload)
+            page.keyboard.press("Enter")
+            page.wait_for_function(
+                "p => document.querySelector('#chat').innerText.includes(p)", arg=payload, timeout=30_000
+            )
+            page.wait_for_timeout(300)
+            assert len(dialogs) == before, payload
+        page.fill("#question textarea", "去年城镇新增就业多少人")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('11946人')", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "chat-payloads.png"), full_page=True)
 
         phone = browser.new_page(viewport={"width": 375, "height": 800})
         phone.goto(app_url)
