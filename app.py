@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import threading
 import time
 
 from qa.config import Settings
 from qa.engine import Engine
 from qa.index import IndexError
 from qa.feedback import FeedbackStore
-from qa.webapp import CSS, build_app
 
 log = logging.getLogger("app")
 
@@ -34,21 +34,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    started = time.perf_counter()
-    settings = Settings()
-    engine = Engine(settings, rebuild=not args.no_rebuild)
+def _load(engine: Engine) -> None:
     try:
         engine.load()
     except IndexError as exc:
         # Serve anyway: every question gets a clear message until the index is fixed
         # (the next question after `qa-index build` loads it).
         log.error("%s", exc)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    settings = Settings()
+    engine = Engine(settings, rebuild=not args.no_rebuild)
+    # Load (or build) the index while Gradio is imported: the two overlap on 2 cores.
+    loader = threading.Thread(target=_load, args=(engine,), name="engine-load")
+    loader.start()
+    from qa.webapp import CSS, build_app
+
     feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
     demo = build_app(engine, feedback)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=512)
+    loader.join()
     log.info("ready in %.1f s; feedback goes to %s", time.perf_counter() - started, feedback.path)
     demo.launch(
         server_name=args.host,
