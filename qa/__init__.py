@@ -15,7 +15,8 @@ from .retrieval import Passage
 
 __all__ = [
     "Answer",
-    "answer",    "Engine",
+    "answer",
+    "Engine",
     "IndexCorruptError",
     "IndexError",
     "IndexMissingError",

@@ -46,12 +46,13 @@ _FIGURE = re.compile(
     r"(?:以上|左右|以内|余|多)?"
 )
 _DATE = re.compile(r"\d+月(?:底|份|中旬|上旬|下旬)?前?|年内|年底|年底前|\d{4}年\d+月\d+日|\d+日")
-_ASKS_FIGURE = re.compile(r"多少|几[个家人户项件名所座条套次级类]?|多大|比例|增速|增长|百分|多高|多快|多长|占比|总额|总量|规模")
+_ASKS_FIGURE = re.compile(
+    r"多少|几[个家人户项件名所座条套次级类]?|多大|比例|增速|增长|百分|多高|多快|多长|占比|总额|总量|规模"
+)
 _ASKS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|几月|哪年|时间|日期|多久")
 _ASKS_DEFINITION = re.compile(
     r"什么是|是什么|指的是|指什么|意思|含义|是啥|啥是|包括|哪几|哪些|是哪|干嘛|干什么|做什么|内容|具体"
 )
-_ASKS_WHO = re.compile(r"谁|哪个|哪些|哪两|哪三|哪几|什么")
 #: Units a question asks for ("多少人" wants a figure in 人); generic classifiers
 #: (个, 项, 次) are left out: the report counts 垃圾站 in 座 when asked 几个.
 _ASKED_UNIT = re.compile(r"多少(人|户|家|元|钱|例|亩|天)|几(家|人|户|名)")
@@ -281,7 +282,11 @@ class Answerer:
             figures = [m.group(0) for m in _figures(sentence)]
             if not figures and passage.entry is None and "多少" in query:
                 return "no figure"
-            if figures and passage.entry is None and not self._about_asked_thing(specific + synonyms, sentence, passage):
+            if (
+                figures
+                and passage.entry is None
+                and not self._about_asked_thing(specific + synonyms, sentence, passage)
+            ):
                 return "figure about something else"
             unit = _ASKED_UNIT.search(query)
             if unit and figures:

@@ -98,7 +98,9 @@ def _synthetic(engine, sizes: list[int], questions: list[str]) -> list[dict]:
     from .retrieval import Retriever
 
     base = engine.retriever.index
-    sentences = list(dict.fromkeys(s.strip() for c in base.chunks for s in split_sentences(c.text) if len(s.strip()) > 8))
+    sentences = list(
+        dict.fromkeys(s.strip() for c in base.chunks for s in split_sentences(c.text) if len(s.strip()) > 8)
+    )
     vectors = engine.embedder.encode_passages(sentences)
     rng = random.Random(0)
     rows = []
@@ -114,8 +116,10 @@ def _synthetic(engine, sizes: list[int], questions: list[str]) -> list[dict]:
         chunks = [Chunk(f"s{i}", t, ("合成",), 1, None, 0, len(t), "paragraph") for i, t in enumerate(texts)]
         index = ReportIndex(chunks, dense, bm25, base.terms, {"counts": {"chunks": size}})
         retriever = Retriever(index, engine.embedder, engine.settings)
-        index_mb = (dense.ntotal * dense.d * 4 + sum(np.asarray(bm25.scores[k]).nbytes for k in ("data", "indices", "indptr"))) / 2**20
-        p50, p95 = _latency(lambda q: retriever.search(q, 5), questions, engine.embedder)
+        index_mb = (
+            dense.ntotal * dense.d * 4 + sum(np.asarray(bm25.scores[k]).nbytes for k in ("data", "indices", "indptr"))
+        ) / 2**20
+        p50, p95 = _latency(lambda q, r=retriever: r.search(q, 5), questions, engine.embedder)
         rows.append(
             {
                 "size": size,
@@ -126,7 +130,6 @@ def _synthetic(engine, sizes: list[int], questions: list[str]) -> list[dict]:
                 "rss_delta_mb": _rss_mb() - rss_before,
             }
         )
-        del retriever, index, dense, bm25, chunks, texts, mean
     return rows
 
 
@@ -153,9 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         if not args.skip_cold:
             cold = settings.with_(cache_dir=tmp / "cache", index_dir=tmp / "cold-index")
-            results.append(("cold build (conversion + export + index)", f"{_time(lambda: build_index(cold, Embedder(cold), progress=False)):.1f} s"))
+            results.append(
+                (
+                    "cold build (conversion + export + index)",
+                    f"{_time(lambda: build_index(cold, Embedder(cold), progress=False)):.1f} s",
+                )
+            )
         warm = settings.with_(index_dir=tmp / "warm-index")
-        results.append(("warm build (model cached)", f"{_time(lambda: build_index(warm, Embedder(warm), progress=False)):.1f} s"))
+        results.append(
+            ("warm build (model cached)", f"{_time(lambda: build_index(warm, Embedder(warm), progress=False)):.1f} s")
+        )
         engine = Engine(warm)
         results.append(("load (index + query encoder)", f"{_time(engine.load):.2f} s"))
 
@@ -176,9 +186,17 @@ def main(argv: list[str] | None = None) -> int:
         serving = json.loads(probe.stdout.strip().splitlines()[-1])
         results.append(("serving process: load", f"{serving['load_s']:.2f} s"))
         results.append(
-            ("serving process: RSS loaded / after answers", f"{serving['rss_loaded_mb']:.0f} / {serving['rss_after_mb']:.0f} MB")
+            (
+                "serving process: RSS loaded / after answers",
+                f"{serving['rss_loaded_mb']:.0f} / {serving['rss_after_mb']:.0f} MB",
+            )
         )
-        results.append(("this process: peak RSS (builds included)", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"))
+        results.append(
+            (
+                "this process: peak RSS (builds included)",
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+            )
+        )
 
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
         for row in _synthetic(engine, sizes, questions):
@@ -189,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             results.append(
-                (f"synthetic {row['size']:,} passages: index memory / RSS growth", f"{row['index_mb']:.0f} / {row['rss_delta_mb']:.0f} MB")
+                (
+                    f"synthetic {row['size']:,} passages: index memory / RSS growth",
+                    f"{row['index_mb']:.0f} / {row['rss_delta_mb']:.0f} MB",
+                )
             )
     width = max(len(k) for k, _ in results)
     print(f"{'measure':<{width}}  value")

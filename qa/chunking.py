@@ -85,8 +85,11 @@ def _pieces(text: str, pattern: re.Pattern = _SENTENCE_END) -> list[str]:
 
 
 def _same_section(a: Block, b: Block) -> bool:
-    return a.kind != "glossary" and b.kind != "glossary" and a.heading[:2] == b.heading[:2] and (
-        (a.kind == "cover") == (b.kind == "cover")
+    return (
+        a.kind != "glossary"
+        and b.kind != "glossary"
+        and a.heading[:2] == b.heading[:2]
+        and ((a.kind == "cover") == (b.kind == "cover"))
     )
 
 

@@ -188,7 +188,9 @@ def _unknown_classes(known: set[int], per_class: int = 2000) -> list[str]:
             ranges.append((start, cp - 1))
             start = None
     return [
-        "[" + "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" if a != b else f"\\x{{{a:X}}}" for a, b in ranges[i : i + per_class]) + "]"
+        "["
+        + "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" if a != b else f"\\x{{{a:X}}}" for a, b in ranges[i : i + per_class])
+        + "]"
         for i in range(0, len(ranges), per_class)
     ]
 
@@ -214,18 +216,16 @@ def build_tokenizer(f: E5File):
     shield = [
         chr(cp)
         for cp in range(0x110000)
-        if cp not in f.norm_map
-        and not 0xD800 <= cp < 0xE000
-        and unicodedata.normalize("NFKC", chr(cp)) != chr(cp)
+        if cp not in f.norm_map and not 0xD800 <= cp < 0xE000 and unicodedata.normalize("NFKC", chr(cp)) != chr(cp)
     ]
     placeholders = [chr(0xF0000 + i) for i in range(len(shield))]  # plane-15 private use
     steps = [normalizers.Replace(Regex(_char_class(chars)), out) for out, chars in not_nfkc.items()]
-    steps += [normalizers.Replace(c, p) for c, p in zip(shield, placeholders)]
+    steps += [normalizers.Replace(c, p) for c, p in zip(shield, placeholders, strict=True)]
     steps.append(normalizers.NFKC())
-    steps += [normalizers.Replace(p, c) for c, p in zip(shield, placeholders)]
+    steps += [normalizers.Replace(p, c) for c, p in zip(shield, placeholders, strict=True)]
     steps.append(normalizers.Replace(Regex(" {2,}"), " "))
 
-    vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores)]
+    vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores, strict=True)]
     tok = Tokenizer(models.Unigram(vocab, unk_id=special["unk"], byte_fallback=False))
     tok.normalizer = normalizers.Sequence(steps)
     known = {ord(c) for i, p in enumerate(f.pieces) if i not in special.values() for c in p}

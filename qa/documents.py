@@ -136,7 +136,7 @@ def _read_lines(raw: str) -> list[_Line]:
     """Non-blank lines with their page; footers and stray URLs are dropped."""
     lines: list[_Line] = []
     page, pending_break = 1, False
-    for i, line in enumerate(raw.splitlines()):
+    for line in raw.splitlines():
         stripped = line.strip()
         if not stripped:
             continue
@@ -281,7 +281,7 @@ def parse_document(raw: str) -> Document:
                 # Part 一's subsections are lists of —— items; a plain paragraph after
                 # them belongs to the part itself (the epidemic review, the thanks...).
                 section, section_has_items = None, False
-            body = text[len(ITEM_PREFIX):] if kind == "item" else text
+            body = text[len(ITEM_PREFIX) :] if kind == "item" else text
             topic = TOPIC_RE.match(body)
             heading = tuple(h for h in (part, section, topic.group(1) if topic else None) if h)
         if glossary_start is not None:

@@ -98,7 +98,11 @@ def export_query_encoder(model, target: Path) -> Path:
     modules = list(model)
     pooling = modules[1] if len(modules) > 1 else None
     mode = getattr(pooling, "pooling_mode", None) or next(
-        (m for m in _POOLING_MODES if getattr(pooling, f"pooling_mode_{m}_tokens", False) or getattr(pooling, f"pooling_mode_{m}_token", False)),
+        (
+            m
+            for m in _POOLING_MODES
+            if getattr(pooling, f"pooling_mode_{m}_tokens", False) or getattr(pooling, f"pooling_mode_{m}_token", False)
+        ),
         None,
     )
     rest = [type(m).__name__ for m in modules[2:]]
@@ -271,7 +275,7 @@ class Embedder:
                 missing, prompt=prompt, batch_size=16, convert_to_numpy=True, show_progress_bar=show_progress
             )
             with self._lock:
-                self._passages.update(zip(missing, _unit(np.asarray(emb, dtype=np.float32))))
+                self._passages.update(zip(missing, _unit(np.asarray(emb, dtype=np.float32)), strict=True))
         dim = len(next(iter(self._passages.values()))) if self._passages else 0
         return np.stack([self._passages[t] for t in texts]) if texts else np.zeros((0, dim), np.float32)
 

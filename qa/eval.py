@@ -81,7 +81,17 @@ class Report:
     failures: list[str]
 
     def table(self) -> str:
-        cols = ["n", "recall@1", "recall@5", "mrr@10", "mean_len", "max_len", "answer_acc", "wrongly_declined", "declined"]
+        cols = [
+            "n",
+            "recall@1",
+            "recall@5",
+            "mrr@10",
+            "mean_len",
+            "max_len",
+            "answer_acc",
+            "wrongly_declined",
+            "declined",
+        ]
         lines = [f"{'type':<14}" + "".join(f"{c:>17}" for c in cols)]
         for name, row in self.rows.items():
             cells = []

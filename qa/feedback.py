@@ -72,7 +72,9 @@ class FeedbackStore:
             )
 
     def all(self) -> list[FeedbackRecord]:
-        rows = self._connect().execute(
-            "SELECT question, answer, liked, citations, created_at FROM feedback ORDER BY id"
-        ).fetchall()
+        rows = (
+            self._connect()
+            .execute("SELECT question, answer, liked, citations, created_at FROM feedback ORDER BY id")
+            .fetchall()
+        )
         return [FeedbackRecord(q, a, bool(liked), tuple(json.loads(c)), t) for q, a, liked, c, t in rows]

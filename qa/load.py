@@ -27,47 +27,59 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["main", "run_load"]
+__all__ = ["main", "run_load", "running_app", "ask"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 @contextlib.contextmanager
-def _app(timeout: float = 300):
-    """Start app.py on a loopback port; yield (url, pid)."""
-    port = _free_port()
+def running_app(*args: str, env: dict | None = None, log_path: Path | None = None, timeout: float = 300):
+    """Start ``python app.py`` on a free loopback port; yield (url, process).
+
+    Used by the load test and by the test suite; the process is ended on exit.
+    """
+    port = free_port()
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port), *args],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
+
+    def tail() -> str:
+        return Path(log_path).read_text()[-2000:] if log_path else ""
+
     try:
         deadline = time.time() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError("the app exited during start-up")
+                raise RuntimeError(f"the app exited during start-up: {tail()}")
             try:
                 urllib.request.urlopen(url, timeout=2)
                 break
             except OSError:
                 if time.time() > deadline:
-                    raise RuntimeError("the app did not start in time") from None
+                    raise RuntimeError(f"the app did not start in time: {tail()}") from None
                 time.sleep(0.5)
-        yield url, proc.pid
+        yield url, proc
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if log_path:
+            log.close()
 
 
 def _rss_mb(pid: int | None) -> float | None:
@@ -182,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--url must be a loopback address")
         stats = run_load(args.url, None, args.users, args.questions, args.time_limit)
     else:
-        with _app() as (url, pid):
-            stats = run_load(url, pid, args.users, args.questions, args.time_limit)
+        with running_app() as (url, proc):
+            stats = run_load(url, proc.pid, args.users, args.questions, args.time_limit)
     rss = (
         f"{stats['rss_before']:.0f} → {stats['rss_after']:.0f} MB ({stats['rss_after'] - stats['rss_before']:+.0f} MB)"
         if stats["rss_before"] and stats["rss_after"]

@@ -61,7 +61,11 @@ def _highlight(text: str, sentence: str) -> str:
     if sentence and sentence in text:
         i = text.index(sentence)
         return (
-            html.escape(text[:i]) + "<mark>" + html.escape(sentence) + "</mark>" + html.escape(text[i + len(sentence) :])
+            html.escape(text[:i])
+            + "<mark>"
+            + html.escape(sentence)
+            + "</mark>"
+            + html.escape(text[i + len(sentence) :])
         )
     return html.escape(text)
 
@@ -240,6 +244,7 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Block
         outputs = [chatbot, raw, sources, box]
         box.submit(respond, [box, chatbot, raw, k], outputs, api_name="chat")
         send.click(respond, [box, chatbot, raw, k], outputs, api_visibility="private")
+
         def on_example(event: gr.SelectData, chat: list, state: list, kk) -> Iterator[tuple]:
             value = event.value
             yield from respond(value.get("text", "") if isinstance(value, dict) else str(value), chat, state, kk)

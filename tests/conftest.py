@@ -5,10 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -63,45 +59,10 @@ def index_copy(built_index, tmp_path) -> Path:
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
-def running_app(data_dir: Path, *args: str, env: dict | None = None, timeout: float = 240):
-    """Start ``python app.py`` on a free loopback port; yield (url, process)."""
-    port = free_port()
-    environment = {**os.environ, "QA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **(env or {})}
-    log_path = data_dir / "app.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), *args],
-            cwd=ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.time() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"app exited: {log_path.read_text()[-2000:]}")
-                try:
-                    urllib.request.urlopen(url, timeout=2)
-                    break
-                except OSError:
-                    if time.time() > deadline:
-                        raise RuntimeError(f"app did not start: {log_path.read_text()[-2000:]}") from None
-                    time.sleep(0.5)
-            yield url, proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+def running_app(data_dir: Path, *args: str, env: dict | None = None):
+    """The app on a free loopback port with its data (and log) in ``data_dir``."""
+    from qa.load import running_app as start
+
+    with start(*args, env={"QA_DATA_DIR": str(data_dir), **(env or {})}, log_path=data_dir / "app.log") as running:
+        yield running

@@ -51,7 +51,11 @@ def test_glossary_definition_is_the_answer():
 
 @pytest.mark.parametrize(
     ("question", "expected"),
-    [("今年社零总额增速定的多少", "8%左右"), ("去年社零总额增速多少", "8.3%"), ("去年争取到了多少债券资金？", "5.88亿元")],
+    [
+        ("今年社零总额增速定的多少", "8%左右"),
+        ("去年社零总额增速多少", "8.3%"),
+        ("去年争取到了多少债券资金？", "5.88亿元"),
+    ],
 )
 def test_time_words_pick_the_right_year(question, expected):
     a = qa.answer(question)
@@ -86,7 +90,14 @@ def test_gradio_content_parts_are_accepted():
 
 @pytest.mark.parametrize(
     "history",
-    ["not a list", [1, 2], [{"role": "user"}], [{"content": "x"}], [{"role": "robot", "content": "x"}], [{"role": "user", "content": 3}]],
+    [
+        "not a list",
+        [1, 2],
+        [{"role": "user"}],
+        [{"content": "x"}],
+        [{"role": "robot", "content": "x"}],
+        [{"role": "user", "content": 3}],
+    ],
 )
 def test_malformed_history_raises_value_error(history):
     with pytest.raises(ValueError):

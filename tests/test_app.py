@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from .conftest import DEV, ROOT, running_app
+
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -64,7 +65,11 @@ def test_concurrent_answers_equal_sequential_ones(app_url, client):
     expected = [client.predict(q, 3, api_name="/answer")["text"] for q in questions]
     clients = [Client(app_url, verbose=False) for _ in range(6)]
     with ThreadPoolExecutor(6) as pool:
-        got = list(pool.map(lambda iq: clients[iq[0] % 6].predict(iq[1], 3, api_name="/answer")["text"], enumerate(questions * 2)))
+        got = list(
+            pool.map(
+                lambda iq: clients[iq[0] % 6].predict(iq[1], 3, api_name="/answer")["text"], enumerate(questions * 2)
+            )
+        )
     assert got == expected * 2
 
 
@@ -86,8 +91,15 @@ def test_in_a_real_browser(app_url):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"]
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
         page = browser.new_page(viewport={"width": 1280, "height": 900})

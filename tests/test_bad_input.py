@@ -67,7 +67,13 @@ def test_answer_never_fails_unexpectedly(engine, question):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]), "content": st.text(max_size=80)}), max_size=6), questions)
+@given(
+    st.lists(
+        st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]), "content": st.text(max_size=80)}),
+        max_size=6,
+    ),
+    questions,
+)
 def test_answer_with_arbitrary_history(engine, history, question):
     _call(lambda q: qa.answer(q, history), question)
 

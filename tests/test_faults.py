@@ -49,8 +49,13 @@ def test_killing_a_build_at_any_point_leaves_the_old_index(settings, index_copy,
     before = json.loads((index_copy / "manifest.json").read_text())["build"]
     env = {**os.environ, "QA_INDEX_DIR": str(index_copy), "HF_HUB_OFFLINE": "1"}
     for delay in (0.5, 3.0, 6.0, 9.0):
-        proc = subprocess.Popen([sys.executable, "-m", "qa.index", "build"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qa.index", "build"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -58,7 +63,9 @@ def test_killing_a_build_at_any_point_leaves_the_old_index(settings, index_copy,
         assert len(index.chunks) > 0
         current = json.loads((index_copy / "manifest.json").read_text())["build"]
         assert current == before or (index_copy / current).is_dir()
-    done = subprocess.run([sys.executable, "-m", "qa.index", "build"], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "qa.index", "build"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     load_index(settings.with_(index_dir=index_copy))
     assert len(list(index_copy.glob("build-*"))) == 1

@@ -44,7 +44,9 @@ def _crash_mid_write(path):
     store.add("kept", "a", True)
     conn = sqlite3.connect(path)
     conn.execute("BEGIN")
-    conn.execute("INSERT INTO feedback (created_at, question, answer, liked, citations) VALUES ('t', 'half', 'a', 1, '[]')")
+    conn.execute(
+        "INSERT INTO feedback (created_at, question, answer, liked, citations) VALUES ('t', 'half', 'a', 1, '[]')"
+    )
     import os
 
     os._exit(1)  # dies inside the transaction
