@@ -47,7 +47,7 @@ _FIGURE = re.compile(
 )
 _DATE = re.compile(r"\d+月(?:底|份|中旬|上旬|下旬)?前?|年内|年底|年底前|\d{4}年\d+月\d+日|\d+日")
 _ASKS_FIGURE = re.compile(
-    r"多少|几[个家人户项件名所座条套次级类]?|多大|比例|增速|增长|百分|多高|多快|多长|占比|总额|总量|规模"
+    r"多少|(?<!哪)几[个家人户项件名所座条套次级类]?|多大|比例|增速|增长|百分|多高|多快|多长|占比|总额|总量|规模"
 )
 _ASKS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|几月|哪年|时间|日期|多久")
 _ASKS_DEFINITION = re.compile(
@@ -55,8 +55,10 @@ _ASKS_DEFINITION = re.compile(
 )
 #: Units a question asks for ("多少人" wants a figure in 人); generic classifiers
 #: (个, 项, 次) are left out: the report counts 垃圾站 in 座 when asked 几个.
-_ASKED_UNIT = re.compile(r"多少(人|户|家|元|钱|例|亩|天)|几(家|人|户|名)")
+_ASKED_UNIT = re.compile(r"多少(人|户|家|元|钱|例|亩|天)|(?<!哪)几(家|人|户|名)")
 _UNIT_OF_ASK = {"钱": "元", "类": "类"}
+#: Any unit a question names after 多少/几, generic classifiers included (a soft preference).
+_ASKED_ANY_UNIT = re.compile(r"(?:多少|(?<!哪)几)(个|家|人|户|项|件|名|所|座|条|次|类|级|亩|天|套|处|元|例)")
 _YEAR_WORDS = {"明年": 2021, "后年": 2022, "前年": 2018, "去年": 2019, "今年": 2020}
 _REPORT_YEARS = {2019, 2020}
 
@@ -238,6 +240,7 @@ class Answerer:
                 score = 0.55 * local + 0.45 * passage_cov + 0.35 * (passage.score / top_score)
                 if asks_figure and _figures(sentence):
                     score += 0.25 if re.search(r"\d", sentence) else 0.1
+                    score += 0.15 * self._figure_fit(query, tokens, sentence)
                 if asks_time and _DATE.search(sentence):
                     score += 0.25
                 if glossary and passage.chunk_id in named_terms:
@@ -282,11 +285,7 @@ class Answerer:
             figures = [m.group(0) for m in _figures(sentence)]
             if not figures and passage.entry is None and "多少" in query:
                 return "no figure"
-            if (
-                figures
-                and passage.entry is None
-                and not self._about_asked_thing(specific + synonyms, sentence, passage)
-            ):
+            if figures and passage.entry is None and not self._about_asked_thing(specific, synonyms, sentence, passage):
                 return "figure about something else"
             unit = _ASKED_UNIT.search(query)
             if unit and figures:
@@ -303,11 +302,25 @@ class Answerer:
         return None
 
     @staticmethod
-    def _about_asked_thing(words: list[str], sentence: str, passage: Passage) -> bool:
+    def _about_asked_thing(specific: list[str], synonyms: list[str], sentence: str, passage: Passage) -> bool:
         """A figure answers only if its sentence names what was asked about, when the
-        passage names it at all (``城镇新增就业`` asked, ``可支配收入``'s growth found: no)."""
-        named = [w for w in words if w in passage.text]
-        return not named or any(w in sentence for w in named)
+        passage names it at all (``城镇新增就业`` asked, ``可支配收入``'s growth found: no);
+        the report's wording for the question's words counts as naming it."""
+        named = [w for w in specific if w in passage.text]
+        return not named or any(w in sentence for w in named + synonyms)
+
+    def _figure_fit(self, query: str, tokens: list[str], sentence: str) -> float:
+        """0..1: how well the sentence's best figure fits the question — a question word
+        right before it (``销售收入34.4亿元``) and the unit asked for (``几个`` → 个)."""
+        best = 0.0
+        unit = _ASKED_ANY_UNIT.search(query)
+        for m in _figures(sentence):
+            before = sentence[max(0, m.start() - 8) : m.start()]
+            fit = 0.6 * any(t in before for t in tokens if len(t) > 1)
+            if unit and unit.group(1) in m.group(0):
+                fit += 0.4
+            best = max(best, fit)
+        return best
 
     def _key_figure(self, query: str, tokens: list[str], sentence: str) -> str:
         """The figure (or date) in ``sentence`` that the question asks for, if any."""
