@@ -135,9 +135,14 @@ def _topic_of_followup(question: str) -> str | None:
 def resolve_followup(question: str, history: list[dict], glossary_terms: list[str] = ()) -> str:
     """Complete an elliptical question from the previous user question."""
     topic = _topic_of_followup(question)
-    previous = next((m["content"] for m in reversed(history) if m["role"] == "user" and m["content"].strip()), None)
-    if topic is None or previous is None:
+    last = next(
+        (i for i in range(len(history) - 1, -1, -1) if history[i]["role"] == "user" and history[i]["content"].strip()),
+        None,
+    )
+    if topic is None or last is None:
         return question
+    # The previous question may itself have been a follow-up ("那去年呢" after "那前年呢").
+    previous = resolve_followup(history[last]["content"], history[:last], glossary_terms)
     if _TIME_WORD.fullmatch(topic):
         base = _TIME_WORD.sub("", previous)
         if topic in ("去年", "前年") or topic.startswith("2019"):
@@ -168,7 +173,7 @@ class Answerer:
         self._max_idf = math.log(1 + n_docs)
         #: A word in at most ~3 passages names a specific thing (a project, a place).
         self._specific_idf = math.log(1 + n_docs / 4)
-        self._glossary_terms = sorted({k for k, _ in retriever._glossary}, key=len, reverse=True)
+        self._glossary_terms = retriever.glossary_terms
 
     def content_tokens(self, query: str) -> list[str]:
         """The question's topic words (time words and question words removed)."""

@@ -37,6 +37,7 @@ from .config import Settings
 from .documents import load_document
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 __all__ = [
     "IndexError",

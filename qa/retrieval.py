@@ -172,6 +172,11 @@ class Retriever:
         """Whether the question asks about the document itself (who, which meeting, when)."""
         return bool(_ABOUT_REPORT.search(question))
 
+    @property
+    def glossary_terms(self) -> list[str]:
+        """Every way a question can name a glossary term, longest first."""
+        return list(dict.fromkeys(key for key, _ in self._glossary))
+
     def glossary_in(self, text: str, exclude: str | None = None) -> list[tuple[str, str]]:
         """(term, definition) of the glossary terms that ``text`` uses."""
         clean = _clean_for_match(text)

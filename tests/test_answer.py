@@ -72,6 +72,18 @@ def test_follow_up_swaps_the_year():
     assert a.question.startswith("去年")
 
 
+def test_follow_up_of_a_follow_up():
+    history = [
+        {"role": "user", "content": "今年建筑业税收目标是多少"},
+        {"role": "assistant", "content": "……突破4亿元 [1]"},
+        {"role": "user", "content": "那去年呢"},
+        {"role": "assistant", "content": "……3.1亿元 [1]"},
+    ]
+    a = qa.answer("那今年呢", history)
+    assert a.question.startswith("今年建筑业税收")
+    assert a.found and "突破4亿元" in a.text
+
+
 def test_follow_up_swaps_the_glossary_term():
     a = qa.answer("那六保呢", [{"role": "user", "content": "什么是六稳"}, {"role": "assistant", "content": "…"}])
     assert a.found and "保居民就业" in a.text
