@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .chunking import split_sentences
+from .index import period_of
 from .lexical import QUERY_SYNONYMS, TIME_WORDS, normalize_query_text
 from .retrieval import Passage, Retriever, clean_text_input, question_period, validate_question
 
@@ -299,8 +300,6 @@ class Answerer:
                     return "unit"
         period = question_period(query)
         if period == "plan" and passage.entry is None and passage.page is not None:
-            from .index import period_of
-
             chunk = self.retriever.index.chunks[self.retriever.positions[passage.chunk_id]]
             if period_of(chunk) == "review" and _PLAN_WORDS.search(query):
                 return "period"  # a 2019 result is no answer to "this year's target"

@@ -123,10 +123,6 @@ class ReportIndex:
     terms: list[str]
     manifest: dict
 
-    @property
-    def periods(self) -> list[str | None]:
-        return [period_of(c) for c in self.chunks]
-
 
 def _chunk_to_json(chunk: Chunk) -> dict:
     d = asdict(chunk)
