@@ -15,8 +15,13 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("data")) as (url, _):
+def app_data(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_data):
+    with running_app(app_data) as (url, _):
         yield url
 
 
@@ -83,7 +88,7 @@ PAYLOADS = [
 
 
 @pytest.mark.browser
-def test_in_a_real_browser(app_url):
+def test_in_a_real_browser(app_url, app_data):
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is required in CI (.ci/run installs it)")
@@ -114,6 +119,21 @@ def test_in_a_real_browser(app_url):
         assert "突破4亿元" in chat and "[1]" in chat
         assert page.locator("#sources mark").first.inner_text().endswith("突破4亿元。")
         page.screenshot(path=str(ARTIFACTS / "chat-desktop.png"), full_page=True)
+
+        # thumbs up is stored locally; retry answers again; undo puts the question back
+        page.locator("#chat button[aria-label='Like']").last.click()
+        page.wait_for_timeout(1500)
+        from qa.feedback import FeedbackStore
+
+        records = FeedbackStore(app_data / "feedback.sqlite3").all()
+        assert [(r.question, r.liked) for r in records] == [("今年建筑业税收目标是多少", True)]
+        page.locator("#chat button[aria-label='Retry']").last.click()
+        page.wait_for_timeout(1500)
+        assert page.inner_text("#chat").count("突破4亿元") >= 1
+        page.locator("#chat button[aria-label='Undo']").last.click()
+        page.wait_for_function("document.querySelector('#question textarea').value.includes('建筑业')", timeout=10_000)
+        assert "突破4亿元" not in page.inner_text("#chat")
+        page.fill("#question textarea", "")
 
         page.fill("#question textarea", "<img src=x onerror=alert(1)>")
         page.keyboard.press("Enter")
