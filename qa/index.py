@@ -176,6 +176,7 @@ def build_index(
     ).hexdigest()[:12]
     build_name = f"build-{content_key}"
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=settings.index_dir))
+    tmp.chmod(0o755)  # readable by the service account, like any other index file
     try:
         import faiss
 
@@ -219,6 +220,7 @@ def build_index(
 
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    os.chmod(tmp, 0o644)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
