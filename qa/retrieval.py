@@ -212,10 +212,11 @@ class Retriever:
         top = top[np.argsort(-scores[top], kind="stable")]
         return top[scores[top] > 0]
 
-    def scores(self, question: str) -> dict[int, float]:
-        """Fused score of every candidate passage (by position in the index)."""
+    def scores(self, question: str, k: int = 0) -> dict[int, float]:
+        """Fused score of every candidate passage (by position in the index); each ranking
+        contributes at least ``k`` candidates so that ``k`` passages can be returned."""
         query = normalize_query_text(question)
-        n = min(self.settings.candidates, len(self.index.chunks))
+        n = min(max(self.settings.candidates, k), len(self.index.chunks))
         fused: dict[int, float] = {}
         for weight, ranking in (
             (DENSE_WEIGHT, self._dense_ranking(query, n)),
@@ -240,7 +241,7 @@ class Retriever:
     def search(self, question: str, k: int = 5) -> list[Passage]:
         question = validate_question(question)
         validate_k(k)
-        fused = self.scores(question)
+        fused = self.scores(question, k)
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         return [self.passage(pos, score) for pos, score in best]
 

@@ -27,6 +27,11 @@ def test_results_are_ranked_and_k_is_honoured():
     assert len({r.chunk_id for r in results}) == 7
 
 
+@pytest.mark.parametrize("question", ["今年建筑业税收目标是多少", "六稳"])
+def test_the_largest_k_returns_k_passages(question):
+    assert len({p.chunk_id for p in qa.retrieve(question, k=50)}) == 50
+
+
 def test_passage_is_frozen():
     passage = qa.retrieve("六稳", k=1)[0]
     with pytest.raises(AttributeError):
