@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .chunking import split_sentences
-from .index import period_of
 from .lexical import QUERY_SYNONYMS, TIME_WORDS, normalize_query_text
 from .retrieval import Passage, Retriever, clean_text_input, question_period, validate_question
 
@@ -57,7 +56,7 @@ _ASKS_DEFINITION = re.compile(
 #: Units a question asks for ("多少人" wants a figure in 人); generic classifiers
 #: (个, 项, 次) are left out: the report counts 垃圾站 in 座 when asked 几个.
 _ASKED_UNIT = re.compile(r"多少(人|户|家|元|钱|例|亩|天)|(?<!哪)几(家|人|户|名)")
-_UNIT_OF_ASK = {"钱": "元", "类": "类"}
+_UNIT_OF_ASK = {"钱": "元"}
 #: Any unit a question names after 多少/几, generic classifiers included (a soft preference).
 _ASKED_ANY_UNIT = re.compile(r"(?:多少|(?<!哪)几)(个|家|人|户|项|件|名|所|座|条|次|类|级|亩|天|套|处|元|例)")
 _YEAR_WORDS = {"明年": 2021, "后年": 2022, "前年": 2018, "去年": 2019, "今年": 2020}
@@ -299,10 +298,8 @@ class Answerer:
                 if not any(wanted in f for f in figures):
                     return "unit"
         period = question_period(query)
-        if period == "plan" and passage.entry is None and passage.page is not None:
-            chunk = self.retriever.index.chunks[self.retriever.positions[passage.chunk_id]]
-            if period_of(chunk) == "review" and _PLAN_WORDS.search(query):
-                return "period"  # a 2019 result is no answer to "this year's target"
+        if period == "plan" and self.retriever.period(passage.chunk_id) == "review" and _PLAN_WORDS.search(query):
+            return "period"  # a 2019 result is no answer to "this year's target"
         return None
 
     @staticmethod

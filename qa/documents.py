@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Block", "Document", "GlossaryEntry", "clean_text", "parse_document", "load_document"]
+__all__ = ["Block", "Document", "GlossaryEntry", "clean_text", "parse_document", "load_document", "term_keys"]
 
 PART_RE = re.compile(r"^[一二三四五六七八九十]+、")
 SECTION_RE = re.compile(r"^（[一二三四五六七八九十]+）")
@@ -84,6 +84,13 @@ class Block:
     ref_page: int | None = None
 
 
+def term_keys(term: str) -> tuple[str, ...]:
+    """Strings whose presence in a question names a glossary term: the whole term with
+    quotes and spaces dropped, and each quoted part (``残疾人“两项补贴”`` → 两项补贴)."""
+    full = re.sub(r"[“”\s]", "", term)
+    return tuple(dict.fromkeys([full, *re.findall(r"“([^”]+)”", term)]))
+
+
 @dataclass(frozen=True)
 class GlossaryEntry:
     number: int
@@ -93,10 +100,7 @@ class GlossaryEntry:
 
     @property
     def keys(self) -> tuple[str, ...]:
-        """Strings whose presence in a question names this term (quotes, spaces dropped)."""
-        quoted = re.findall(r"“([^”]+)”", self.term)
-        full = re.sub(r"[“”\s]", "", self.term)
-        return tuple(dict.fromkeys([full, *quoted]))
+        return term_keys(self.term)
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def evaluate(questions: list[dict], engine=None, with_answers: bool = True) -> R
     failures = []
     for q in questions:
         passages = engine.retrieve(q["question"], k=10)
-        result = engine.answer(q["question"]) if with_answers and hasattr(engine, "answer") else None
+        result = engine.answer(q["question"]) if with_answers else None
         for acc in (accs["overall"], accs[q["type"]]):
             acc.n += 1
             acc.lengths.extend(len(p.text) for p in passages[:5])

@@ -19,6 +19,7 @@ import numpy as np
 
 from .chunking import Chunk
 from .config import MAX_K, MAX_QUESTION_CHARS, Settings
+from .documents import term_keys
 from .index import ReportIndex, period_of
 from .lexical import Analyzer, normalize_query_text
 
@@ -144,10 +145,7 @@ class Retriever:
         keys = []
         for i, c in enumerate(chunks):
             if c.kind == "glossary" and c.heading:
-                term = c.heading[-1]
-                for key in {_clean_for_match(term), *re.findall(r"“([^”]+)”", term)}:
-                    if len(key) >= 2:
-                        keys.append((_clean_for_match(key), i))
+                keys += [(key, i) for key in term_keys(c.heading[-1]) if len(key) >= 2]
         return sorted(keys, key=lambda kv: -len(kv[0]))
 
     @staticmethod
@@ -166,6 +164,10 @@ class Retriever:
             return float("inf")
         sims = self._vectors @ self.embedder.encode_query(normalize_query_text(question))
         return float((sims[self.positions[chunk_id]] - sims.mean()) / (sims.std() + 1e-9))
+
+    def period(self, chunk_id: str) -> str | None:
+        """The period (see ``index.period_of``) of a passage."""
+        return self._periods[self.positions[chunk_id]]
 
     @staticmethod
     def about_report(question: str) -> bool:

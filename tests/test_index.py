@@ -52,8 +52,6 @@ def test_stale_when_the_chunker_or_model_changes(settings, index_copy, engine):
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexStaleError, match="chunker changed"):
         load_index(settings.with_(index_dir=index_copy))
-    manifest["chunker_version"] = json.loads((index_copy / "manifest.json").read_text())["chunker_version"]
-    manifest = json.loads(manifest_path.read_text())
     from qa.chunking import CHUNKER_VERSION
 
     manifest["chunker_version"] = CHUNKER_VERSION
