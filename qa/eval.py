@@ -1,11 +1,22 @@
 """Evaluate retrieval and answers on a question set: ``python -m qa.eval QUESTIONS.jsonl``.
 
-Schema (one JSON object a line): ``id``, ``question``, ``answers`` (gold strings, any one
-counts; ``[]`` = the report does not answer), ``type``. Strings are compared with all
-whitespace removed. Prints, overall and per type: recall@1, recall@5 and MRR@10 of
-retrieval (a passage holds the answer when it contains a gold string), the mean and
-maximum passage length, answer accuracy, and the share of unanswerable questions
-declined and of answerable ones wrongly declined.
+Schema (one JSON object a line): ``id``, ``question``, ``answers`` (gold strings, any
+one counts; ``[]`` = the report does not answer), ``type``, optional ``fold`` and
+``history`` (the earlier user questions of a conversation: they are asked first, in
+order, and the conversation so far is passed along). Strings are compared with all
+whitespace removed.
+
+Printed, overall and per type (columns explained in the README):
+
+- ``R@1``, ``R@5``, ``MRR``: retrieval of a passage holding a gold answer;
+- ``acc``: answerable questions answered confidently and right;
+- ``conf_ok``: of all confident answers, the share that is right (the figure to watch);
+- ``shown``: answerable questions whose quoted sentence (confident or tentative) holds it;
+- ``unans_ok``: unanswerable questions not answered confidently;
+- ``ans_unconf``: answerable questions not answered confidently.
+
+``--cv`` also fits the answer model five times, each time without one fold, answers
+that fold with it, and prints those cross-validated figures beside the in-sample ones.
 """
 
 from __future__ import annotations
@@ -19,13 +30,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["load_questions", "evaluate", "Report"]
+__all__ = ["load_questions", "evaluate", "Report", "holds", "glossary_pages"]
 
 _WS = re.compile(r"\s+")
+COLUMNS = ("n", "R@1", "R@5", "MRR", "acc", "conf_ok", "shown", "unans_ok", "ans_unconf")
 
 
 def squash(text: str) -> str:
     return _WS.sub("", text)
+
+
+def holds(text: str, answers: list[str]) -> bool:
+    """Whether ``text`` contains a gold answer (whitespace ignored on both sides)."""
+    t = squash(text)
+    return any(squash(a) and squash(a) in t for a in answers)
 
 
 def load_questions(path: str | Path) -> list[dict]:
@@ -38,13 +56,9 @@ def load_questions(path: str | Path) -> list[dict]:
             raise ValueError(f"{path}:{n}: needs 'question' (str) and 'answers' (list)")
         item.setdefault("type", "all")
         item.setdefault("id", f"line{n}")
+        item.setdefault("fold", 0)
         out.append(item)
     return out
-
-
-def holds(text: str, answers: list[str]) -> bool:
-    t = squash(text)
-    return any(squash(a) in t for a in answers)
 
 
 @dataclass
@@ -54,96 +68,134 @@ class _Acc:
     r1: int = 0
     r5: int = 0
     rr: float = 0.0
-    lengths: list[int] = field(default_factory=list)
     correct: int = 0
-    wrongly_declined: int = 0
+    confident: int = 0
+    confident_right: int = 0
+    shown: int = 0
+    answerable_unconfident: int = 0
     unanswerable: int = 0
-    declined: int = 0
+    unanswerable_unconfident: int = 0
 
     def row(self) -> dict:
-        a = max(self.answerable, 1)
+        def share(a, b):
+            return a / b if b else None
+
         return {
             "n": self.n,
-            "recall@1": self.r1 / a if self.answerable else None,
-            "recall@5": self.r5 / a if self.answerable else None,
-            "mrr@10": self.rr / a if self.answerable else None,
-            "mean_len": sum(self.lengths) / max(len(self.lengths), 1),
-            "max_len": max(self.lengths, default=0),
-            "answer_acc": self.correct / a if self.answerable else None,
-            "wrongly_declined": self.wrongly_declined / a if self.answerable else None,
-            "declined": self.declined / self.unanswerable if self.unanswerable else None,
+            "R@1": share(self.r1, self.answerable),
+            "R@5": share(self.r5, self.answerable),
+            "MRR": share(self.rr, self.answerable),
+            "acc": share(self.correct, self.answerable),
+            "conf_ok": share(self.confident_right, self.confident),
+            "shown": share(self.shown, self.answerable),
+            "unans_ok": share(self.unanswerable_unconfident, self.unanswerable),
+            "ans_unconf": share(self.answerable_unconfident, self.answerable),
         }
 
 
 @dataclass
 class Report:
     rows: dict[str, dict]
-    failures: list[str]
+    failures: list[str] = field(default_factory=list)
 
-    def table(self) -> str:
-        cols = [
-            "n",
-            "recall@1",
-            "recall@5",
-            "mrr@10",
-            "mean_len",
-            "max_len",
-            "answer_acc",
-            "wrongly_declined",
-            "declined",
-        ]
-        lines = [f"{'type':<14}" + "".join(f"{c:>17}" for c in cols)]
+    def table(self, title: str = "") -> str:
+        lines = [title] if title else []
+        lines.append(f"{'type':<14}" + "".join(f"{c:>11}" for c in COLUMNS))
         for name, row in self.rows.items():
-            cells = []
-            for c in cols:
-                v = row.get(c)
-                cells.append("-" if v is None else f"{v:.0f}" if c in ("n", "max_len", "mean_len") else f"{v:.3f}")
-            lines.append(f"{name:<14}" + "".join(f"{c:>17}" for c in cells))
+            cells = ["-" if row[c] is None else f"{row[c]:.0f}" if c == "n" else f"{row[c]:.3f}" for c in COLUMNS]
+            lines.append(f"{name:<14}" + "".join(f"{c:>11}" for c in cells))
         return "\n".join(lines)
 
 
-def evaluate(questions: list[dict], engine=None, with_answers: bool = True) -> Report:
-    """Run every question through retrieval (and ``answer`` unless disabled)."""
+def ask(answerer, item: dict):
+    """Ask a question-set item, its conversation first; returns the last Answer."""
+    messages: list[dict] = []
+    for earlier in item.get("history", []):
+        reply = answerer.answer(earlier, messages)
+        messages += [{"role": "user", "content": earlier}, {"role": "assistant", "content": reply.text}]
+    return answerer.answer(item["question"], messages)
+
+
+def evaluate(questions: list[dict], engine=None, answerers: dict | None = None) -> Report:
+    """Run every question through retrieval and the answer layer.
+
+    ``answerers`` maps a fold to the answerer for that fold's questions (cross-
+    validation); by default the engine's own answers every question.
+    """
+    from .answer import CONFIDENT, Answerer
     from .engine import default_engine
 
     engine = engine or default_engine()
+    default = Answerer(engine.retriever, engine.fitted.answer)
     accs: dict[str, _Acc] = defaultdict(_Acc)
     failures = []
     for q in questions:
-        passages = engine.retrieve(q["question"], k=10)
-        result = engine.answer(q["question"]) if with_answers else None
+        answerer = (answerers or {}).get(q.get("fold"), default)
+        result = ask(answerer, q)
+        passages = engine.retrieve(result.question, k=10)
+        confident = result.kind == CONFIDENT
+        right = confident and holds(result.text, q["answers"])
         for acc in (accs["overall"], accs[q["type"]]):
             acc.n += 1
-            acc.lengths.extend(len(p.text) for p in passages[:5])
+            acc.confident += confident
+            acc.confident_right += right
             if q["answers"]:
                 acc.answerable += 1
                 ranks = [i for i, p in enumerate(passages) if holds(p.text, q["answers"])]
                 acc.r1 += bool(ranks and ranks[0] == 0)
                 acc.r5 += bool(ranks and ranks[0] < 5)
                 acc.rr += 1 / (ranks[0] + 1) if ranks else 0.0
-                if result is not None:
-                    acc.correct += result.found and holds(result.text, q["answers"])
-                    acc.wrongly_declined += not result.found
+                acc.correct += right
+                acc.shown += bool(result.quote) and holds(result.quote, q["answers"])
+                acc.answerable_unconfident += not confident
             else:
                 acc.unanswerable += 1
-                if result is not None:
-                    acc.declined += not result.found
-        if q["answers"]:
-            top = passages[0].text if passages else ""
-            if not holds(top, q["answers"]):
-                failures.append(f"{q['id']} retrieval@1 miss: {q['question']} → {top[:40]}")
-            if result is not None and not (result.found and holds(result.text, q["answers"])):
-                failures.append(f"{q['id']} answer miss: {q['question']} → {result.text[:60]!r}")
-        elif result is not None and result.found:
-            failures.append(f"{q['id']} not declined: {q['question']} → {result.text[:60]!r}")
+                acc.unanswerable_unconfident += not confident
+        shown = f"{result.kind} {result.confidence:.2f} {result.text[:70]!r}"
+        if q["answers"] and not right:
+            failures.append(f"{q['id']} {q['type']}: {q['question']} [{result.question}] → {shown} {result.reason}")
+        elif not q["answers"] and confident:
+            failures.append(f"{q['id']} answered: {q['question']} → {shown}")
     order = ["overall"] + sorted(k for k in accs if k != "overall")
     return Report({k: accs[k].row() for k in order}, failures)
+
+
+def glossary_pages(engine=None) -> tuple[int, int]:
+    """(glossary terms whose first quoted use in the main text is cited on the page the
+    glossary gives, glossary terms): a check of sentence-level page citations."""
+    from .engine import default_engine
+
+    index = (engine or default_engine()).retriever.index
+    ok = total = 0
+    for chunk in index.chunks:
+        m = chunk.kind == "glossary" and re.search(r"\(正文第(\d+)页?\)", chunk.text)
+        if not m:
+            continue
+        total += 1
+        term = chunk.heading[-1]
+        quoted = re.findall(r"“[^”]+”", term)  # 残疾人“两项补贴” is written “两项补贴” in the text
+        needle = quoted[0] if quoted else term
+        first = next((s for s in index.sentences if s.page is not None and needle in s.text), None)
+        ok += first is not None and first.page == int(m.group(1))
+    return ok, total
+
+
+def cross_validated(questions: list[dict], engine=None) -> Report:
+    """Figures with each fold answered by a model fitted on the other folds."""
+    from .answer import Answerer
+    from .engine import default_engine
+    from .train import cross_validated_models, training_examples, untrained_answerer
+
+    engine = engine or default_engine()
+    examples = training_examples(questions, untrained_answerer(engine.retriever))
+    models = cross_validated_models(examples)
+    return evaluate(questions, engine, {fold: Answerer(engine.retriever, m) for fold, m in models.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__.splitlines()[0])
     parser.add_argument("questions", help="JSON lines file of questions")
-    parser.add_argument("--no-answers", action="store_true", help="evaluate retrieval only")
+    parser.add_argument("--cv", action="store_true", help="also print 5-fold cross-validated figures")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the misses")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -152,11 +204,19 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    report = evaluate(questions, with_answers=not args.no_answers)
+    report = evaluate(questions)
     if args.verbose:
         print("\n".join(report.failures) or "no misses")
         print()
-    print(report.table())
+    print(report.table("in-sample (the shipped answer model)"))
+    if args.cv:
+        cv = cross_validated(questions)
+        if args.verbose:
+            print("\n" + ("\n".join(cv.failures) or "no misses"))
+        print()
+        print(cv.table("cross-validated (each fold answered by a model fitted without it)"))
+    ok, total = glossary_pages()
+    print(f"\nglossary terms cited on their page: {ok}/{total}")
     return 0
 
 

@@ -7,6 +7,8 @@ Layout under the index directory::
     build-<id>/dense.faiss FAISS inner-product index over unit embeddings
     build-<id>/bm25/       bm25s index over jieba tokens
     build-<id>/terms.txt   the report terms added to jieba's dictionary
+    build-<id>/sentences.json  every passage's sentences with their pages
+    build-<id>/sentences.npy   their unit embeddings (float32), for answer selection
 
 A build writes a fresh ``build-<id>`` directory, then replaces ``manifest.json``
 atomically (``os.replace``) and only then removes older builds: a build interrupted
@@ -22,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import CHUNKER_VERSION, Chunk, chunk_document
+from .chunking import CHUNKER_VERSION, Chunk, Sentence, chunk_document, sentences_of
 from .config import Settings
 from .documents import load_document
 
@@ -50,7 +51,7 @@ __all__ = [
     "corpus_fingerprint",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FIX_COMMAND = "qa-index build"
 #: Exact search is fast enough up to this many passages (~5 ms at 100k on 2 cores).
 FLAT_LIMIT = 200_000
@@ -99,39 +100,30 @@ def make_faiss_index(vectors: np.ndarray):
     return index
 
 
-_THIS_YEAR = re.compile(r"今年|新的一年|一季度|[1-6]月份")
-
-
-def period_of(chunk: Chunk) -> str | None:
-    """Which year a passage speaks of: ``review`` (2019), ``current`` (2020 so far, in the
-    review part), ``plan`` (this year's targets and work) or None (glossary, cover)."""
-    part = chunk.heading[0] if chunk.heading else ""
-    if chunk.kind in ("glossary", "cover", "closing") or not part:
-        return None
-    if "回顾" in part:
-        return "current" if _THIS_YEAR.search(chunk.text) else "review"
-    return "plan"
-
-
 @dataclass
 class ReportIndex:
-    """A loaded index: passages, their dense and BM25 indexes, and the manifest."""
+    """A loaded index: passages, their sentences, dense and BM25 indexes, the manifest."""
 
     chunks: list[Chunk]
     dense: object  # faiss.Index
     bm25: object  # bm25s.BM25
     terms: list[str]
     manifest: dict
+    sentences: list[Sentence]
+    sentence_vectors: np.ndarray  # (len(sentences), dim), unit length
+
+    @property
+    def year(self) -> int | None:
+        """The report's own year (from its cover date), or None."""
+        return self.manifest.get("document", {}).get("year")
 
 
 def _chunk_to_json(chunk: Chunk) -> dict:
-    d = asdict(chunk)
-    d["heading"] = list(chunk.heading)
-    return d
+    return asdict(chunk)
 
 
 def _chunk_from_json(d: dict) -> Chunk:
-    return Chunk(**{**d, "heading": tuple(d["heading"])})
+    return Chunk(**{**d, "heading": tuple(d["heading"]), "pages": tuple(d.get("pages", ()))})
 
 
 def build_index(
@@ -157,14 +149,17 @@ def build_index(
             raise FileNotFoundError(f"corpus not found: {settings.corpus}")
         doc = load_document(settings.corpus)
         chunks = chunk_document(doc)
+        sentences = sentences_of(doc, chunks)
         glossary_keys = [k for e in doc.glossary for k in e.keys]
+        document = {"title": doc.title, "year": doc.year}
     else:
-        glossary_keys = []
-    log.info("%d passages from %s", len(chunks), settings.corpus)
+        sentences, glossary_keys, document = [], [], {"title": "", "year": None}
+    log.info("%d passages, %d sentences from %s", len(chunks), len(sentences), settings.corpus)
     terms = sorted(report_terms((c.text for c in chunks), glossary_keys))
     analyzer = Analyzer(terms)
     texts = [c.search_text for c in chunks]
-    vectors = embedder.encode_passages(texts, show_progress=progress)
+    vectors = embedder.encode_passages(texts + [s.text for s in sentences], show_progress=progress)
+    vectors, sentence_vectors = vectors[: len(texts)], vectors[len(texts) :]
     embedder.prepare_query_encoder()  # serving needs it; export it now rather than at first query
     bm25 = bm25s.BM25()
     bm25.index([analyzer.tokens(t) or ["∅"] for t in texts], show_progress=False)
@@ -186,6 +181,10 @@ def build_index(
         faiss.write_index(dense, str(tmp / "dense.faiss"))
         bm25.save(str(tmp / "bm25"))
         (tmp / "terms.txt").write_text("\n".join(terms), encoding="utf-8")
+        (tmp / "sentences.json").write_text(
+            json.dumps([asdict(s) for s in sentences], ensure_ascii=False, indent=0), encoding="utf-8"
+        )
+        np.save(tmp / "sentences.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
         files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -195,8 +194,10 @@ def build_index(
             "corpus": settings.corpus.name,
             "corpus_sha256": corpus_fingerprint(settings.corpus),
             "chunker_version": CHUNKER_VERSION,
+            "document": document,
             "counts": {
                 "chunks": len(chunks),
+                "sentences": len(sentences),
                 "glossary_entries": sum(c.kind == "glossary" for c in chunks),
                 "dimension": int(vectors.shape[1]),
                 "bm25_vocabulary": len(bm25.vocab_dict),
@@ -284,11 +285,18 @@ def load_index(settings: Settings | None = None, model_fingerprint: str | None =
         dense = faiss.read_index(str(build / "dense.faiss"))
         bm25 = bm25s.BM25.load(str(build / "bm25"))
         terms = (build / "terms.txt").read_text(encoding="utf-8").split("\n")
+        sentences = [Sentence(**d) for d in json.loads((build / "sentences.json").read_text(encoding="utf-8"))]
+        sentence_vectors = np.load(build / "sentences.npy", allow_pickle=False)
     except Exception as exc:  # checksums matched but the content does not parse
         raise IndexCorruptError(f"index at {build} cannot be read ({exc}); rebuild with: {FIX_COMMAND}") from None
-    if dense.ntotal != len(chunks) or manifest["counts"]["chunks"] != len(chunks):
+    if (
+        dense.ntotal != len(chunks)
+        or manifest["counts"]["chunks"] != len(chunks)
+        or len(sentence_vectors) != len(sentences)
+        or any(not 0 <= s.chunk < len(chunks) for s in sentences)
+    ):
         raise IndexCorruptError(f"index at {build} is inconsistent; rebuild with: {FIX_COMMAND}")
-    return ReportIndex(chunks, dense, bm25, terms, manifest)
+    return ReportIndex(chunks, dense, bm25, terms, manifest, sentences, sentence_vectors)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,46 +1,38 @@
 """Hybrid retrieval: dense (FAISS) and BM25 rankings fused by reciprocal rank fusion.
 
-On top of plain RRF, two priors that the report's structure makes reliable:
+On top of plain RRF, priors that a report's structure makes reliable:
 
 - a question that names a glossary term (``六稳``, ``“放管服”``) lifts that term's
   glossary entry, so definitions are found whatever the wording;
-- time: the review part holds 2019's figures, part 二 this year's targets for the same
-  topics. A question about 去年/2019 lifts the review, one about 今年/2020/目标/计划 lifts
-  this year's plans and the review's passages on 2020 so far (the epidemic months).
+- time: a report's review part holds the past year's figures, its plan part this
+  year's targets for the same topics. A question about the year before the report's
+  (去年, or that year named) lifts the review; one about the report's year or its
+  targets lifts the plans and the review's passages on the year so far;
+- a question about the document itself (who gave it, when, at which meeting) lifts
+  the cover and the imprint.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import Chunk
+from collections import Counter
+
+from .chunking import Chunk, Sentence
 from .config import MAX_K, MAX_QUESTION_CHARS, Settings
 from .documents import term_keys
-from .index import ReportIndex, period_of
+from .index import ReportIndex
 from .lexical import Analyzer, normalize_query_text
+from .model import Fusion
+from .vocabulary import ABOUT_DOCUMENT, period_cues
 
-__all__ = ["Passage", "Retriever", "validate_question", "validate_k", "question_period"]
+__all__ = ["Passage", "Retriever", "validate_question", "validate_k"]
 
-RRF_K = 60
-#: Weights of the two rankings and of the priors, in units of a top-1 RRF vote.
-DENSE_WEIGHT = 1.0
-BM25_WEIGHT = 1.5
-GLOSSARY_BONUS = 1.0
-PERIOD_BONUS = 0.75
-
-_REVIEW_CUES = re.compile(r"去年|2019|上一年|过去一年|上年")
-_THIS_YEAR_CUES = re.compile(r"今年|2020")
-_PLAN_CUES = re.compile(r"目标|计划|打算|准备|力争|将要|定的|定了|要求.*达到")
-#: Questions about the document itself: who delivered it, at which meeting, when printed.
-_ABOUT_REPORT = re.compile(
-    r"(报告|文件|讲话).{0,8}(谁|哪个会|什么会|哪次会|会上|哪天|何时|什么时候|哪一天|印发|日期)"
-    r"|(哪个会|什么会|哪次会|会上).{0,6}(报告|讲话)|谁.{0,4}(做|作|印|发|讲)的|(做|作)报告"
-)
-META_BONUS = 3.0
 _QUOTES = re.compile(r"[“”\"'‘’「」『』《》\s]")
 
 
@@ -58,6 +50,10 @@ class Passage:
     end: int
     entry: int | None = None
     kind: str = "paragraph"
+    #: Every main-text page the passage covers (``page`` is the first).
+    pages: tuple[int, ...] = ()
+    #: ``review``, ``current``, ``plan`` or None (see :class:`qa.chunking.Chunk`).
+    period: str | None = None
 
     @property
     def citation(self) -> str:
@@ -94,26 +90,7 @@ def validate_k(k) -> int:
     return k
 
 
-def question_period(question: str) -> str | None:
-    """Which part of the report a question's time words point to.
-
-    ``review`` (去年/2019), ``plan`` (this year's targets: 目标/计划/…), ``this_year``
-    (今年/2020 without a target word: the plans or the review of 2020 so far), or None
-    when the question names no period or contradicting ones.
-    """
-    review = bool(_REVIEW_CUES.search(question))
-    plan = bool(_PLAN_CUES.search(question))
-    this_year = bool(_THIS_YEAR_CUES.search(question))
-    if review and not (plan or this_year):
-        return "review"
-    if plan and not review:
-        return "plan"
-    if this_year and not review:
-        return "this_year"
-    return None
-
-
-#: Passage periods (see ``index.period_of``) that each question period prefers.
+#: Passage periods (see ``Chunk.period``) that each question period prefers.
 _PREFERRED = {"review": {"review"}, "plan": {"plan"}, "this_year": {"plan", "current"}}
 
 
@@ -124,16 +101,24 @@ def _clean_for_match(text: str) -> str:
 class Retriever:
     """Searches one loaded :class:`ReportIndex` with one embedder; thread-safe."""
 
-    def __init__(self, index: ReportIndex, embedder, settings: Settings | None = None):
+    def __init__(self, index: ReportIndex, embedder, settings: Settings | None = None, fusion: Fusion | None = None):
         self.index = index
+        self.fusion = fusion or Fusion()
         self.embedder = embedder
         self.settings = settings or Settings()
         self.analyzer = Analyzer(index.terms)
-        self._periods = [period_of(c) for c in index.chunks]
+        self._periods = [c.period for c in index.chunks]
         self.positions = {c.id: i for i, c in enumerate(index.chunks)}
+        self._sentence_chunk = np.array([s.chunk for s in index.sentences], dtype=np.int64)
+        self._sentences_by_chunk: list[list[int]] = [[] for _ in index.chunks]
+        for i, sentence in enumerate(index.sentences):
+            self._sentences_by_chunk[sentence.chunk].append(i)
+        #: The report's whole text, to tell which words it never uses.
+        self.report_text = "\n".join(c.text for c in index.chunks)
+        #: In how many passages each token occurs (rarity for word coverage).
+        self.doc_freq: Counter[str] = Counter(t for c in index.chunks for t in set(self.analyzer.tokens(c.text)))
         self._glossary = self._glossary_keys(index.chunks)
         self._faiss_lock = threading.Lock()
-        self._vectors = self._flat_vectors(index.dense)
         # One query vector at a time: FAISS's OpenMP threads only fight the query encoder's.
         import faiss
 
@@ -148,31 +133,41 @@ class Retriever:
                 keys += [(key, i) for key in term_keys(c.heading[-1]) if len(key) >= 2]
         return sorted(keys, key=lambda kv: -len(kv[0]))
 
-    @staticmethod
-    def _flat_vectors(dense) -> np.ndarray | None:
-        """The stored vectors of an exact (flat) index, viewed without copying."""
-        import faiss
+    def with_fusion(self, fusion: Fusion) -> "Retriever":
+        """The same retriever (index, model, caches shared) with other fusion weights."""
+        other = copy.copy(self)
+        other.fusion = fusion
+        return other
 
-        if not isinstance(dense, faiss.IndexFlat):
-            return None
-        return faiss.rev_swig_ptr(dense.get_xb(), dense.ntotal * dense.d).reshape(dense.ntotal, dense.d)
+    @property
+    def year(self) -> int | None:
+        """The report's own year (今年), from its cover date."""
+        return self.index.year
 
-    def dense_zscore(self, question: str, chunk_id: str) -> float:
-        """How far a passage's similarity to the question stands above the report's
-        average, in standard deviations (inf when the index cannot tell)."""
-        if self._vectors is None or len(self._vectors) < 3:
-            return float("inf")
-        sims = self._vectors @ self.embedder.encode_query(normalize_query_text(question))
-        return float((sims[self.positions[chunk_id]] - sims.mean()) / (sims.std() + 1e-9))
+    def question_period(self, question: str) -> str | None:
+        """Which part of the report the question's time words point to (see
+        :func:`qa.vocabulary.period_cues`)."""
+        return period_cues(question, self.year)
 
-    def period(self, chunk_id: str) -> str | None:
-        """The period (see ``index.period_of``) of a passage."""
-        return self._periods[self.positions[chunk_id]]
+    def query_vector(self, question: str) -> np.ndarray:
+        """The question's unit embedding (cached by the embedder)."""
+        return self.embedder.encode_query(normalize_query_text(question))
+
+    def sentences(self, chunk_id: str) -> list[tuple[Sentence, np.ndarray]]:
+        """A passage's sentences in order, each with its stored unit embedding."""
+        rows = self._sentences_by_chunk[self.positions[chunk_id]]
+        return [(self.index.sentences[i], self.index.sentence_vectors[i]) for i in rows]
+
+    def sentence_similarities(self, question: str) -> np.ndarray:
+        """Cosine of the question to every sentence of the report (for calibration)."""
+        if not len(self.index.sentences):
+            return np.empty(0, dtype=np.float32)
+        return self.index.sentence_vectors @ self.query_vector(question)
 
     @staticmethod
     def about_report(question: str) -> bool:
         """Whether the question asks about the document itself (who, which meeting, when)."""
-        return bool(_ABOUT_REPORT.search(question))
+        return bool(ABOUT_DOCUMENT.search(question))
 
     @property
     def glossary_terms(self) -> list[str]:
@@ -204,6 +199,17 @@ class Retriever:
             _, ids = self.index.dense.search(np.ascontiguousarray(vec, dtype=np.float32), n)
         return ids[0][ids[0] >= 0]
 
+    def _sentence_ranking(self, query: str, n: int) -> np.ndarray:
+        """Passages ranked by their most similar sentence (finds a passage whose one
+        sentence answers, however much else it says)."""
+        if not len(self.index.sentences):
+            return np.empty(0, dtype=np.int64)
+        sims = self.index.sentence_vectors @ self.embedder.encode_query(query)
+        best = np.full(len(self.index.chunks), -np.inf)
+        np.maximum.at(best, self._sentence_chunk, sims)
+        order = np.argsort(-best, kind="stable")[:n]
+        return order[np.isfinite(best[order])]
+
     def _bm25_ranking(self, query: str, n: int) -> np.ndarray:
         tokens = self.analyzer.query_tokens(query)
         if not tokens:
@@ -220,24 +226,26 @@ class Retriever:
         query = normalize_query_text(question)
         n = min(max(self.settings.candidates, k), len(self.index.chunks))
         fused: dict[int, float] = {}
+        w = self.fusion
         for weight, ranking in (
-            (DENSE_WEIGHT, self._dense_ranking(query, n)),
-            (BM25_WEIGHT, self._bm25_ranking(query, n)),
+            (w.dense, self._dense_ranking(query, n) if w.dense else ()),
+            (w.bm25, self._bm25_ranking(query, n) if w.bm25 else ()),
+            (w.sentence, self._sentence_ranking(query, n) if w.sentence else ()),
         ):
-            for rank, pos in enumerate(ranking.tolist()):
-                fused[pos] = fused.get(pos, 0.0) + weight / (RRF_K + rank + 1)
-        unit = 1.0 / (RRF_K + 1)
+            for rank, pos in enumerate(np.asarray(ranking, dtype=np.int64).tolist()):
+                fused[pos] = fused.get(pos, 0.0) + weight / (w.rrf_k + rank + 1)
+        unit = 1.0 / (w.rrf_k + 1)
         for pos in self.glossary_hits(query):
-            fused[pos] = fused.get(pos, 0.0) + GLOSSARY_BONUS * unit
+            fused[pos] = fused.get(pos, 0.0) + w.glossary * unit
         if self.about_report(query):
             for pos, chunk in enumerate(self.index.chunks):
                 if chunk.kind in ("cover", "closing"):
-                    fused[pos] = fused.get(pos, 0.0) + META_BONUS * unit
-        period = question_period(query)
+                    fused[pos] = fused.get(pos, 0.0) + w.meta * unit
+        period = self.question_period(query)
         if period:
             for pos in fused:
                 if self._periods[pos] in _PREFERRED[period]:
-                    fused[pos] += PERIOD_BONUS * unit
+                    fused[pos] += w.period * unit
         return fused
 
     def search(self, question: str, k: int = 5) -> list[Passage]:
@@ -260,4 +268,6 @@ class Retriever:
             end=c.end,
             entry=c.entry,
             kind=c.kind,
+            pages=c.pages,
+            period=c.period,
         )

@@ -1,0 +1,112 @@
+"""Question analysis, done once per question: what is asked, about what, for when.
+
+:func:`analyze` turns a question (a follow-up already completed, see
+:mod:`qa.followup`) into a :class:`Question`: its normalised text, language, content
+words and which of them the report never uses, the kind of answer asked for, the unit,
+the years and the part of the report they point to, and the glossary terms and places
+it names. Every later step reads these fields instead of re-deriving them from text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .lexical import normalize_query_text
+from .vocabulary import (
+    ASK_WORD,
+    PER_UNIT,
+    TIME_WORDS,
+    asked_types,
+    asked_object_text,
+    asked_unit,
+    asks_plan,
+    expansions,
+    is_place,
+    thesaurus,
+    years_named,
+)
+
+__all__ = ["Question", "analyze", "language_of"]
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_YEARISH = re.compile(r"^\d+年?$")
+
+
+@dataclass(frozen=True)
+class Question:
+    """Everything the answer layer needs to know about a question."""
+
+    text: str  # as asked (a follow-up completed)
+    normalized: str  # NFKC, simplified characters, spaces collapsed
+    language: str  # "zh" or "en" (any question without Chinese characters)
+    tokens: tuple[str, ...]  # content words, time words and stopwords removed
+    weights: tuple[float, ...]  # rarity of each content word in the report (idf)
+    absent: tuple[str, ...]  # content words the report never uses (nor their thesaurus wordings)
+    types: frozenset[str]  # kinds of answer asked for (see vocabulary.ANSWER_TYPES)
+    unit: str | None  # unit named after 多少/几
+    counted: str | None  # the thing counted or measured (几所大学 → 大学)
+    years: frozenset[int]  # calendar years pointed at
+    period: str | None  # review / plan / this_year / None
+    plan: bool  # asks for a target or plan
+    per_unit: bool  # asks for a rate per person, household, month…
+    glossary: tuple[str, ...]  # ids of the glossary entries whose term it names
+    places: tuple[str, ...]  # places it names
+    places_absent: tuple[str, ...]  # named places the report never mentions
+    about_report: bool  # asks about the document itself
+
+    @property
+    def absent_share(self) -> float:
+        """Rarity-weighted share of the content words that the report never uses."""
+        total = sum(self.weights)
+        return sum(w for t, w in zip(self.tokens, self.weights) if t in self.absent) / total if total else 0.0
+
+
+def language_of(text: str) -> str:
+    """``zh`` when the text has Chinese characters, else ``en`` (Latin or other)."""
+    return "zh" if len(_CJK.findall(text)) >= 2 or not _LATIN_WORD.search(text) else "en"
+
+
+def analyze(text: str, retriever) -> Question:
+    """Analyse ``text`` against the report behind ``retriever``."""
+    normalized = normalize_query_text(text)
+    low = normalized.lower()
+    report = retriever.report_text
+    tokens = tuple(
+        t
+        for t in dict.fromkeys(retriever.analyzer.tokens(normalized))
+        if t not in TIME_WORDS and not _YEARISH.match(t) and not ASK_WORD.match(t)
+    )
+    n = max(len(retriever.index.chunks), 1)
+    weights = tuple(math.log(1 + n / (1 + retriever.doc_freq.get(t, 0))) for t in tokens)
+    known = thesaurus()
+    absent = tuple(
+        t
+        for t in tokens
+        if _CJK.search(t) and t not in report and not any(w in report for w in known.get(t, ()))
+        and not any(w in report for w in expansions(t))
+    )
+    after_ask = asked_object_text(normalized)
+    counted = next(iter(retriever.analyzer.words(after_ask)), None) if after_ask else None
+    places = tuple(t for t in retriever.analyzer.tokens(normalized) if is_place(t))
+    return Question(
+        text=text,
+        normalized=normalized,
+        language=language_of(normalized),
+        tokens=tokens,
+        weights=weights,
+        absent=absent,
+        types=asked_types(low),
+        unit=asked_unit(normalized),
+        counted=counted,
+        years=frozenset(years_named(low, retriever.year)),
+        period=retriever.question_period(low),
+        plan=asks_plan(low),
+        per_unit=bool(PER_UNIT.search(low)),
+        glossary=tuple(retriever.index.chunks[pos].id for pos in retriever.glossary_hits(normalized)),
+        places=places,
+        places_absent=tuple(p for p in places if p not in report and p[:-1] not in report),
+        about_report=retriever.about_report(normalized),
+    )

@@ -1,0 +1,319 @@
+"""Fit every fitted number on a question set: ``python -m qa.train [QUESTIONS] [--out PATH]``.
+
+First the fusion weights of retrieval (:class:`qa.model.Fusion`): a grid search for
+the weights under which a passage holding a gold answer ranks highest (MRR@10 over
+the answerable questions), each fold's choice made without it to report the
+cross-validated figure. Then the answer model, on retrieval with those weights.
+
+Every candidate sentence of every question is a row (:mod:`qa.features`); its label
+says whether the sentence holds a gold answer (never, for a question the report does
+not answer). A logistic regression is fitted on those rows, its regularisation
+chosen by inner cross-validation over the questions' folds, and the two reply
+thresholds are chosen on out-of-fold probabilities:
+
+- ``confident``: the lowest probability at which the confident answers are right at
+  least :data:`TARGET_PRECISION` of the time;
+- ``tentative``: below it nothing is close enough to show; set so that at most
+  :data:`MAX_HIDDEN` of the answerable questions whose best sentence holds the answer
+  fall below it.
+
+Contrast questions are made from the answerable training questions so that the model
+sees more of what the report does not answer than 40 written questions: the same
+question about a year the report does not cover, about a place it does not mention,
+or about an indicator it never gives (all labelled "does not answer").
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .eval import holds
+from .features import FEATURES, Candidate
+from .model import DEFAULT_MODEL_PATH, AnswerModel, Fitted, Fusion
+from .question import Question
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Example", "collect", "contrasts", "fit", "cross_validated_models", "training_examples", "untrained_answerer"]
+
+#: Confident answers must be right at least this often (out of fold).
+TARGET_PRECISION = 0.95
+#: Share of answerable questions with a right best sentence that may get "nothing close".
+MAX_HIDDEN = 0.02
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+#: Fusion weights tried (dense fixed at 1: the others are relative to it).
+FUSION_GRID = {"bm25": (1.0, 1.5, 2.0), "sentence": (0.5, 1.0, 1.5), "period": (0.5, 1.0), "glossary": (1.0, 2.0)}
+#: Contrast questions weigh this much each, against 1 for a written question.
+CONTRAST_WEIGHT = 0.3
+
+#: Places and indicators for contrast questions: only those the report never mentions
+#: are used (checked against its text), so any report can be trained on.
+CONTRAST_PLACES = ("朝阳区", "天河区", "武侯区", "鼓楼区", "西湖区", "南山区", "浦东新区", "江宁区")
+CONTRAST_INDICATORS = (
+    "常住人口", "人均生产总值", "商品房均价", "PM2.5浓度", "森林覆盖率", "城镇化率", "进出口总额",
+    "研发经费投入", "户籍人口", "出生率", "地方政府债务余额", "医院床位数", "公交线路", "年降水量",
+)
+
+@dataclass
+class Example:
+    """One question with its candidates and their labels."""
+
+    id: str
+    fold: int
+    type: str
+    question: Question
+    answers: list[str]
+    candidates: list[Candidate]
+    labels: np.ndarray  # bool, one per candidate
+    weight: float = 1.0
+    contrast: bool = False
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return np.stack([c.features for c in self.candidates]) if self.candidates else np.empty((0, len(FEATURES)))
+
+
+def history_of(item: dict) -> list[dict]:
+    """The earlier user questions of a conversation, as Gradio messages."""
+    return [{"role": "user", "content": q} for q in item.get("history", [])]
+
+
+def collect(items: list[dict], answerer) -> list[Example]:
+    """Examples for question-set items (follow-ups completed from their history)."""
+    out = []
+    for n, item in enumerate(items):
+        q = answerer.analyze(item["question"], history_of(item))
+        out.append(_example(item["id"], item.get("fold", 0), item.get("type", ""), q, item["answers"], answerer))
+        if n % 50 == 49:
+            log.info("features for %d of %d questions", n + 1, len(items))
+    return out
+
+
+def _example(id_, fold, type_, q: Question, answers, answerer, weight=1.0, contrast=False) -> Example:
+    _, found = answerer.candidates(q)
+    labels = np.array([holds(_shown_text(c), answers) for c in found], dtype=bool)
+    return Example(id_, fold, type_, q, list(answers), found, labels, weight, contrast)
+
+
+def _shown_text(c: Candidate) -> str:
+    """What an answer quoting this candidate shows: the sentence, and for a glossary
+    definition the term it defines (named in the citation)."""
+    return f"{c.passage.section} {c.sentence.text}" if c.passage.entry is not None else c.sentence.text
+
+
+def contrasts(examples: list[Example], answerer) -> list[Example]:
+    """Questions the report does not answer, made from answerable written ones."""
+    from .question import analyze
+    from .vocabulary import strip_time
+
+    retriever = answerer.retriever
+    report = retriever.report_text
+    year = retriever.year
+    places = [p for p in CONTRAST_PLACES if p not in report]
+    indicators = [i for i in CONTRAST_INDICATORS if i not in report]
+    out = []
+    for n, ex in enumerate(e for e in examples if e.answers and not e.contrast and e.question.language == "zh"):
+        text = ex.question.text
+        variants = []
+        if year is not None and ex.question.types & {"figure", "date"}:
+            variants.append(f"{year - 6 - n % 3}年{strip_time(text)}")
+        if places:
+            place = places[n % len(places)]
+            named = [p for p in ex.question.places if p in report]
+            variants.append(text.replace(named[0], place, 1) if named else f"{place}{text}")
+        if indicators and "figure" in ex.question.types and ex.question.tokens:
+            topic = max(zip(ex.question.weights, ex.question.tokens))[1]
+            variants.append(text.replace(topic, indicators[n % len(indicators)], 1))
+        for k, variant in enumerate(variants):
+            q = analyze(variant, retriever)
+            out.append(_example(f"{ex.id}~{k}", ex.fold, "contrast", q, [], answerer, CONTRAST_WEIGHT, True))
+    return out
+
+
+# -- fitting --------------------------------------------------------------------------------
+
+
+def _rows(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xs = [e.matrix for e in examples if e.candidates]
+    ys = [e.labels for e in examples if e.candidates]
+    ws = [np.full(len(e.candidates), e.weight) for e in examples if e.candidates]
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+
+
+def _fit_lr(examples: list[Example], c: float) -> AnswerModel:
+    from sklearn.linear_model import LogisticRegression
+
+    x, y, w = _rows(examples)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    lr = LogisticRegression(C=c, max_iter=5000)
+    lr.fit((x - mean) / scale, y, sample_weight=w)
+    return AnswerModel(
+        FEATURES, tuple(mean.tolist()), tuple(scale.tolist()), tuple(lr.coef_[0].tolist()), float(lr.intercept_[0]),
+        confident=0.5, tentative=0.0,
+    )
+
+
+def best_of(model: AnswerModel, example: Example) -> tuple[float, bool]:
+    """(probability of the best candidate, whether it holds a gold answer)."""
+    if not example.candidates:
+        return 0.0, False
+    probs = model.probabilities(example.matrix)
+    i = int(np.argmax(probs))
+    return float(probs[i]), bool(example.labels[i])
+
+
+def _folds(examples: list[Example]) -> list[int]:
+    return sorted({e.fold for e in examples})
+
+
+def _out_of_fold(examples: list[Example], c: float) -> list[tuple[Example, float, bool]]:
+    """Best-candidate probability of every written question from a model fitted without its fold."""
+    out = []
+    for fold in _folds(examples):
+        train = [e for e in examples if e.fold != fold]
+        model = _fit_lr(train, c)
+        out += [(e, *best_of(model, e)) for e in examples if e.fold == fold and not e.contrast]
+    return out
+
+
+def _log_loss(examples: list[Example], c: float) -> float:
+    total = n = 0.0
+    for fold in _folds(examples):
+        model = _fit_lr([e for e in examples if e.fold != fold], c)
+        for e in examples:
+            if e.fold == fold and e.candidates:
+                p = np.clip(model.probabilities(e.matrix), 1e-6, 1 - 1e-6)
+                total -= float(np.sum(e.weight * np.where(e.labels, np.log(p), np.log(1 - p))))
+                n += e.weight * len(p)
+    return total / max(n, 1)
+
+
+def choose_thresholds(scored: list[tuple[Example, float, bool]]) -> tuple[float, float]:
+    """(confident, tentative) from out-of-fold (example, best probability, right) triples."""
+    ranked = sorted(scored, key=lambda t: -t[1])
+    confident, right = 1.0, 0
+    for n, (example, p, ok) in enumerate(ranked, 1):
+        right += bool(example.answers) and ok
+        if right / n >= TARGET_PRECISION:
+            confident = p
+    holding = sorted(p for e, p, ok in scored if e.answers and ok)
+    tentative = holding[int(MAX_HIDDEN * len(holding))] if holding else 0.0
+    return float(confident), float(min(tentative, confident))
+
+
+def fit(examples: list[Example]) -> AnswerModel:
+    """Fit the model (C by inner cross-validation) and choose its thresholds out of fold."""
+    if len(_folds(examples)) < 2:
+        raise ValueError("training needs questions in at least two folds")
+    c = min(C_GRID, key=lambda c: _log_loss(examples, c))
+    scored = _out_of_fold(examples, c)
+    confident, tentative = choose_thresholds(scored)
+    base = _fit_lr(examples, c)
+    written = [e for e in examples if not e.contrast]
+    info = {
+        "C": c,
+        "questions": len(written),
+        "unanswerable": sum(not e.answers for e in written),
+        "contrast_questions": sum(e.contrast for e in examples),
+        "rows": int(sum(len(e.candidates) for e in examples)),
+        "target_precision": TARGET_PRECISION,
+    }
+    return AnswerModel(base.features, base.mean, base.scale, base.coef, base.intercept, confident, tentative, info)
+
+
+def cross_validated_models(examples: list[Example]) -> dict[int, AnswerModel]:
+    """One model per fold, each fitted (thresholds included) without that fold."""
+    return {fold: fit([e for e in examples if e.fold != fold]) for fold in _folds(examples)}
+
+
+def _reciprocal_ranks(items: list[dict], retriever, fusion: Fusion, questions: list[str]) -> np.ndarray:
+    tuned = retriever.with_fusion(fusion)
+    out = []
+    for item, text in zip(items, questions):
+        passages = tuned.search(text, k=10)
+        ranks = [i for i, p in enumerate(passages) if holds(p.text, item["answers"])]
+        out.append(1.0 / (ranks[0] + 1) if ranks else 0.0)
+    return np.array(out)
+
+
+def tune_fusion(items: list[dict], answerer) -> tuple[Fusion, dict]:
+    """The grid's fusion weights with the best MRR@10 on the answerable items, and the
+    cross-validated MRR of choosing them per fold (with how many folds agree)."""
+    import itertools
+
+    answerable = [i for i in items if i["answers"]]
+    questions = [answerer.analyze(i["question"], history_of(i)).text for i in answerable]
+    folds = np.array([i.get("fold", 0) for i in answerable])
+    keys = list(FUSION_GRID)
+    grid = [Fusion(**dict(zip(keys, values))) for values in itertools.product(*FUSION_GRID.values())]
+    table = np.stack([_reciprocal_ranks(answerable, answerer.retriever, f, questions) for f in grid])
+    best = grid[int(np.argmax(table.mean(axis=1)))]
+    cv, agree = np.zeros(len(answerable)), 0
+    for fold in sorted(set(folds)):
+        choice = int(np.argmax(table[:, folds != fold].mean(axis=1)))
+        cv[folds == fold] = table[choice, folds == fold]
+        agree += grid[choice] == best
+    info = {"mrr_in_sample": round(float(table[grid.index(best)].mean()), 4),
+            "mrr_cross_validated": round(float(cv.mean()), 4), "folds_agreeing": agree}
+    return best, info
+
+
+def training_examples(items: list[dict], answerer) -> list[Example]:
+    """Written examples and the contrast examples made from them."""
+    written = collect(items, answerer)
+    return written + contrasts(written, answerer)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .engine import default_engine
+    from .eval import load_questions
+
+    parser = argparse.ArgumentParser(prog="python -m qa.train", description="Fit the fusion weights and the answer model.")
+    parser.add_argument("questions", nargs="?", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "dev.jsonl"))
+    parser.add_argument("--out", default=str(DEFAULT_MODEL_PATH), help="where to write the fitted weights (JSON)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        items = load_questions(args.questions)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    started = time.perf_counter()
+    answerer = untrained_answerer(default_engine().untuned_retriever())
+    fusion, fusion_info = tune_fusion(items, answerer)
+    print(
+        f"fusion weights: {fusion} — MRR@10 {fusion_info['mrr_in_sample']} in sample, "
+        f"{fusion_info['mrr_cross_validated']} cross-validated ({fusion_info['folds_agreeing']} of 5 folds choose the same)"
+    )
+    answerer.retriever = answerer.retriever.with_fusion(fusion)
+    model = fit(training_examples(items, answerer))
+    model = AnswerModel(**{**model.__dict__, "info": {**model.info, "source": Path(args.questions).name, "fusion": fusion_info}})
+    Fitted(fusion, model).save(args.out)
+    print(
+        f"answer model: {model.info['questions']} questions (+{model.info['contrast_questions']} contrast), "
+        f"C={model.info['C']}, confident ≥ {model.confident:.3f}, tentative ≥ {model.tentative:.3f}"
+    )
+    print(f"written to {args.out} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def untrained_answerer(retriever):
+    """An answerer for collecting features: they need no fitted weights (and the
+    shipped model may not exist yet, or be fitted on other features)."""
+    from .answer import Answerer
+
+    n = len(FEATURES)
+    return Answerer(retriever, AnswerModel(FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, 1.0, 0.0))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
