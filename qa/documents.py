@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Block", "Document", "GlossaryEntry", "clean_text", "parse_document", "load_document", "term_keys"]
+__all__ = ["Block", "Document", "GlossaryEntry", "clean_text", "parse_document", "load_document", "match_form", "term_keys"]
 
 PART_RE = re.compile(r"^[一二三四五六七八九十]+、")
 SECTION_RE = re.compile(r"^（[一二三四五六七八九十]+）")
@@ -85,11 +85,20 @@ class Block:
     ref_page: int | None = None
 
 
+#: Marks that people leave out when they write a term: quotes, list commas, spaces.
+_TERM_NOISE = re.compile(r"[“”\"'‘’「」『』《》、·\s]")
+
+
+def match_form(text: str) -> str:
+    """``text`` without quotes, list commas and spaces, for finding terms in questions
+    (``“千村示范、万村整治”工程`` and ``千村示范万村整治工程`` match)."""
+    return _TERM_NOISE.sub("", text)
+
+
 def term_keys(term: str) -> tuple[str, ...]:
-    """Strings whose presence in a question names a glossary term: the whole term with
-    quotes and spaces dropped, and each quoted part (``残疾人“两项补贴”`` → 两项补贴)."""
-    full = re.sub(r"[“”\s]", "", term)
-    return tuple(dict.fromkeys([full, *re.findall(r"“([^”]+)”", term)]))
+    """Strings whose presence in a question names a glossary term (in :func:`match_form`):
+    the whole term, and each quoted part (``残疾人“两项补贴”`` → 两项补贴)."""
+    return tuple(dict.fromkeys([match_form(term), *(match_form(q) for q in re.findall(r"“([^”]+)”", term))]))
 
 
 @dataclass(frozen=True)

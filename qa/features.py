@@ -21,14 +21,14 @@ import numpy as np
 from .chunking import Sentence
 from .question import Question
 from .retrieval import Passage, Retriever
-from .vocabulary import DATE, FIGURE, PER_UNIT, figure_kind, is_reason, thesaurus
+from .vocabulary import DATE, FIGURE, OFFICE, PER_UNIT, figure_kind, is_reason, thesaurus
 
 __all__ = ["FEATURES", "FLAG_REASONS", "Candidate", "candidates", "coverage", "reasons", "CANDIDATE_PASSAGES"]
 
 #: Passages whose sentences are candidates.
 CANDIDATE_PASSAGES = 5
 #: Characters before a figure in which the asked words should stand (``销售收入34.4亿元``).
-NEAR_FIGURE_CHARS = 10
+NEAR_FIGURE_CHARS = 12
 
 #: Feature names, in the order of a candidate's vector.
 FEATURES = (
@@ -54,6 +54,7 @@ FEATURES = (
     "per_unit_missing",
     "reason_missing",
     "list_fit",
+    "name_fit",
     "year_uncovered",
     "period_match",
     "period_mismatch",
@@ -110,11 +111,12 @@ def coverage(question: Question, text: str) -> float:
     return got / total if total else 0.0
 
 
-def _names(word: str, text: str) -> bool:
-    """Whether ``text`` names ``word``: itself, a thesaurus wording, or most of its characters."""
+def _names(word: str, text: str, most: float = 0.5) -> bool:
+    """Whether ``text`` names ``word``: itself, a thesaurus wording, or more than
+    ``most`` of its characters."""
     if word in text or any(w in text for w in thesaurus().get(word, ())):
         return True
-    return sum(ch in text for ch in word) / len(word) > 0.5
+    return sum(ch in text for ch in word) / len(word) > most
 
 
 def _bigram_share(question: Question, text: str) -> float:
@@ -123,14 +125,15 @@ def _bigram_share(question: Question, text: str) -> float:
 
 
 def _near_figure(question: Question, text: str, figures: list[re.Match]) -> float:
-    """Weighted share of the question's words standing just before one of the figures."""
+    """Weighted share of the question's words (or their thesaurus wordings) standing
+    just before one of the figures: the figure is of the asked thing."""
     total = sum(question.weights)
     if not figures or not total:
         return 0.0
     best = 0.0
     for m in figures:
         before = text[max(0, m.start() - NEAR_FIGURE_CHARS) : m.start()]
-        best = max(best, sum(w for t, w in zip(question.tokens, question.weights) if len(t) > 1 and t in before))
+        best = max(best, sum(w for t, w in zip(question.tokens, question.weights) if len(t) > 1 and _names(t, before, 1.0)))
     return best / total
 
 
@@ -163,6 +166,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
             sim = float(vector @ query)
             figures = list(FIGURE.finditer(text))
             kinds = {figure_kind(m.group(0)) for m in figures}
+            asked_figures = [m for m in figures if figure_kind(m.group(0)) in asked_kinds]
             values = {
                 "dense": sim,
                 "dense_z": (sim - mean) / std,
@@ -177,7 +181,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 "figure_missing": float(asks_figure and not figures),
                 "kind_mismatch": float(asks_figure and bool(asked_kinds) and bool(figures) and not kinds & asked_kinds),
                 "unit_missing": float(bool(question.unit) and not any(question.unit in m.group(0) for m in figures)),
-                "near_figure": _near_figure(question, text, figures) if asks_figure else 0.0,
+                "near_figure": _near_figure(question, text, asked_figures or figures) if asks_figure else 0.0,
                 "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
                 "date_fit": float(asks_date and bool(DATE.search(text))),
                 "date_missing": float(asks_date and not DATE.search(text)),
@@ -190,6 +194,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 "per_unit_missing": float(question.per_unit and not PER_UNIT.search(text)),
                 "reason_missing": float("reason" in question.types and not is_reason(text)),
                 "list_fit": float("list" in question.types and "、" in text),
+                "name_fit": float("name" in question.types and bool(OFFICE.search(text))),
                 "year_uncovered": float(bool(uncovered)),
                 "period_match": float(bool(preferred) and passage.period in preferred),
                 "period_mismatch": float(bool(preferred) and passage.period is not None and passage.period not in preferred),

@@ -74,10 +74,14 @@ def analyze(text: str, retriever) -> Question:
     normalized = normalize_query_text(text)
     low = normalized.lower()
     report = retriever.report_text
+    language = language_of(normalized)
+    if language == "zh":
+        words = retriever.analyzer.tokens(normalized)
+    else:  # the report's wording of its English words, and the Latin words it uses (GDP)
+        words = retriever.analyzer.tokens(" ".join(expansions(normalized)))
+        words += [w for w in retriever.analyzer.tokens(normalized) if w in retriever.report_text_lower]
     tokens = tuple(
-        t
-        for t in dict.fromkeys(retriever.analyzer.tokens(normalized))
-        if t not in TIME_WORDS and not _YEARISH.match(t) and not ASK_WORD.match(t)
+        t for t in dict.fromkeys(words) if t not in TIME_WORDS and not _YEARISH.match(t) and not ASK_WORD.match(t)
     )
     n = max(len(retriever.index.chunks), 1)
     weights = tuple(math.log(1 + n / (1 + retriever.doc_freq.get(t, 0))) for t in tokens)
@@ -94,7 +98,7 @@ def analyze(text: str, retriever) -> Question:
     return Question(
         text=text,
         normalized=normalized,
-        language=language_of(normalized),
+        language=language,
         tokens=tokens,
         weights=weights,
         absent=absent,

@@ -25,7 +25,7 @@ from collections import Counter
 
 from .chunking import Chunk, Sentence
 from .config import MAX_K, MAX_QUESTION_CHARS, Settings
-from .documents import term_keys
+from .documents import match_form, term_keys
 from .index import ReportIndex
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
@@ -33,7 +33,6 @@ from .vocabulary import ABOUT_DOCUMENT, period_cues
 
 __all__ = ["Passage", "Retriever", "validate_question", "validate_k"]
 
-_QUOTES = re.compile(r"[“”\"'‘’「」『』《》\s]")
 
 
 @dataclass(frozen=True)
@@ -94,10 +93,6 @@ def validate_k(k) -> int:
 _PREFERRED = {"review": {"review"}, "plan": {"plan"}, "this_year": {"plan", "current"}}
 
 
-def _clean_for_match(text: str) -> str:
-    return _QUOTES.sub("", text)
-
-
 class Retriever:
     """Searches one loaded :class:`ReportIndex` with one embedder; thread-safe."""
 
@@ -115,6 +110,7 @@ class Retriever:
             self._sentences_by_chunk[sentence.chunk].append(i)
         #: The report's whole text, to tell which words it never uses.
         self.report_text = "\n".join(c.text for c in index.chunks)
+        self.report_text_lower = self.report_text.lower()
         #: In how many passages each token occurs (rarity for word coverage).
         self.doc_freq: Counter[str] = Counter(t for c in index.chunks for t in set(self.analyzer.tokens(c.text)))
         self._glossary = self._glossary_keys(index.chunks)
@@ -176,7 +172,7 @@ class Retriever:
 
     def glossary_in(self, text: str, exclude: str | None = None) -> list[tuple[str, str]]:
         """(term, definition) of the glossary terms that ``text`` uses."""
-        clean = _clean_for_match(text)
+        clean = match_form(text)
         out: dict[int, tuple[str, str]] = {}
         for key, pos in self._glossary:
             chunk = self.index.chunks[pos]
@@ -186,7 +182,7 @@ class Retriever:
 
     def glossary_hits(self, question: str) -> list[int]:
         """Positions of glossary entries whose term the question names."""
-        q = _clean_for_match(question)
+        q = match_form(question)
         hits: list[int] = []
         for key, pos in self._glossary:
             if key in q and pos not in hits:

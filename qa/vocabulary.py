@@ -38,6 +38,7 @@ __all__ = [
     "is_reason",
     "PER_UNIT",
     "is_place",
+    "OFFICE",
     "REVIEW_PART",
 ]
 
@@ -65,10 +66,22 @@ def thesaurus() -> dict[str, tuple[str, ...]]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _latin_keys() -> re.Pattern | None:
+    keys = sorted((w for w in thesaurus() if re.fullmatch(r"[a-z][a-z .\-]*", w)), key=len, reverse=True)
+    return re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, keys)) + r")(?![a-z])") if keys else None
+
+
 def expansions(text: str) -> list[str]:
-    """Report wordings for the everyday words that ``text`` uses."""
+    """Report wordings for the everyday (and English) words that ``text`` uses; an
+    English key counts only as whole words (``tax`` is not in ``taxi``)."""
     low = text.lower()
-    return [t for word, targets in thesaurus().items() if word in low for t in targets]
+    known = thesaurus()
+    found = [w for w in known if not w.isascii() and w in low]
+    latin = _latin_keys()
+    if latin is not None:
+        found += [m.group(0) for m in latin.finditer(low)]
+    return [t for word in dict.fromkeys(found) for t in known[word]]
 
 
 # -- figures, units, dates ---------------------------------------------------------------
@@ -191,6 +204,9 @@ def is_reason(sentence: str) -> bool:
     """Whether a sentence gives a reason (因为, 由于, 为了…)."""
     return bool(_REASON_MARKERS.search(sentence))
 
+
+#: Offices and bodies that answer "who": the speaker's title, the body that printed it.
+OFFICE = re.compile(r"区长|市长|县长|省长|镇长|乡长|书记|主任|局长|主席|总理|秘书处|委员会|人民政府|办公室")
 
 #: A word that names a place: a name ending in an administrative suffix (安阳市, 柏庄镇)…
 _PLACE_WORD = re.compile(r"^[\u4e00-\u9fff]{1,4}(?:省|市|县|区|镇|乡)$")
