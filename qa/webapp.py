@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from .answer import Answer
+from .answer import CONFIDENT, TENTATIVE, Answer
 from .config import MAX_QUESTION_CHARS
 from .engine import Engine
 from .feedback import FeedbackStore
@@ -26,7 +26,7 @@ from .retrieval import Passage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_app", "render_sources", "escape_markdown"]
+__all__ = ["build_app", "render_sources", "escape_markdown", "chat_text"]
 
 EXAMPLES = [
     "今年建筑业税收目标是多少",
@@ -41,6 +41,7 @@ CSS = """
 #sources .where { font-size: 0.9em; color: var(--body-text-color-subdued); margin-bottom: 4px; overflow-wrap: anywhere; }
 #sources .text { line-height: 1.7; overflow-wrap: anywhere; }
 #sources mark { background: #ffe58f; color: inherit; padding: 0 2px; }
+#sources mark.tentative { background: transparent; border-bottom: 2px dashed #8a6d00; }
 #sources details { margin-top: 6px; font-size: 0.92em; }
 #sources .num { font-weight: 700; margin-right: 4px; }
 @media (max-width: 480px) { #sources .source { padding: 8px; } }
@@ -57,12 +58,23 @@ def as_plain_text(text: str) -> str:
     return escape_markdown(_MARKDOWN_SPECIAL.sub(r"\\\g<0>", text))
 
 
-def _highlight(text: str, sentence: str) -> str:
+#: How the chat marks a reply that is not a confident answer.
+_BADGES = {TENTATIVE: "⚠️ ", CONFIDENT: ""}
+
+
+def chat_text(answer: Answer) -> str:
+    """The reply as the chat shows it: a tentative one is marked so it cannot pass for
+    an answer, a not-found one says so first."""
+    return _BADGES.get(answer.kind, "❔ ") + escape_markdown(answer.text)
+
+
+def _highlight(text: str, sentence: str, css: str = "") -> str:
     if sentence and sentence in text:
         i = text.index(sentence)
+        attr = f" class='{css}'" if css else ""
         return (
             html.escape(text[:i])
-            + "<mark>"
+            + f"<mark{attr}>"
             + html.escape(sentence)
             + "</mark>"
             + html.escape(text[i + len(sentence) :])
@@ -79,9 +91,10 @@ def render_sources(answer: Answer | None, related: list[Passage], engine: Engine
     shown += [p for p in related if p.chunk_id not in seen]
     parts = []
     for n, p in enumerate(shown, 1):
-        label = "引用" if n <= len(answer.citations) and answer.found else "相关"
-        quote = answer.quote if n == 1 and answer.found else ""
-        where = html.escape(" · ".join(x for x in (p.section, p.citation) if x))
+        quoted = n == 1 and bool(answer.quote)
+        label = {CONFIDENT: "引用", TENTATIVE: "最接近的原文"}.get(answer.kind, "相关") if quoted else "相关"
+        page = answer.cited if quoted and answer.cited else p.citation
+        where = html.escape(" · ".join(x for x in (p.section, page) if x))
         terms = engine.retriever.glossary_in(p.text, exclude=p.chunk_id)
         notes = "".join(
             f"<details><summary>词语解释：{html.escape(term)}</summary>{html.escape(definition)}</details>"
@@ -90,7 +103,8 @@ def render_sources(answer: Answer | None, related: list[Passage], engine: Engine
         parts.append(
             f"<div class='source' data-chunk='{html.escape(p.chunk_id)}'>"
             f"<div class='where'><span class='num'>[{n}]</span>{label} · {where}</div>"
-            f"<div class='text'>{_highlight(p.text, quote)}</div>{notes}</div>"
+            f"<div class='text'>{_highlight(p.text, answer.quote if quoted else '', '' if answer.found else 'tentative')}</div>"
+            f"{notes}</div>"
         )
     return "".join(parts)
 
@@ -111,7 +125,7 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Block
         try:
             result = engine.answer(question, history)
             related = engine.retrieve(result.question, int(k))
-            return escape_markdown(result.text), render_sources(result, related, engine), result
+            return chat_text(result), render_sources(result, related, engine), result
         except ValueError as exc:
             return escape_markdown(f"抱歉，这个问题无法处理：{exc}。"), render_sources(None, [], engine), None
         except IndexError as exc:
@@ -203,6 +217,12 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Block
         return {
             "text": result.text,
             "found": result.found,
+            "kind": result.kind,
+            "confidence": round(result.confidence, 4),
+            "reason": result.reason,
+            "quote": result.quote,
+            "page": result.page,
+            "cited": result.cited,
             "question": result.question,
             "citations": [_passage_json(p) for p in result.citations],
             "related": [_passage_json(p) for p in related],

@@ -1,10 +1,13 @@
-"""Extractive answers: the quoted sentence, not-found replies, time, follow-ups."""
+"""Extractive answers: the quoted sentence and its page, the three kinds of reply, time,
+follow-ups, input rules, and a cross-validated quality floor."""
+
+import dataclasses
 
 import pytest
 
 import qa
-from qa.answer import resolve_followup, validate_history
-from qa.eval import evaluate, load_questions
+from qa.answer import CONFIDENT, NOT_FOUND, TENTATIVE, TENTATIVE_LEAD, Answerer, validate_history
+from qa.eval import cross_validated, evaluate, load_questions
 
 from .conftest import DEV
 
@@ -15,38 +18,77 @@ def _squash(text: str) -> str:
 
 def test_answer_quotes_the_sentence_with_the_figure_and_cites_it():
     a = qa.answer("今年建筑业税收目标是多少")
-    assert a.found
+    assert a.found and a.kind == CONFIDENT and not a.reason
     assert "力争年内建筑企业税收贡献突破4亿元" in a.text
     assert "[1]" in a.text
     assert a.key == "突破4亿元" and "**突破4亿元**" in a.text
-    assert a.citations[0].page == 12
+    assert a.page == 12 and a.cited == "正文第12页" and "正文第12页" in a.text
     assert a.quote in a.citations[0].text  # the report's own words, verbatim
+    assert 0.0 <= a.confidence <= 1.0
+
+
+def test_the_citation_is_the_quoted_sentences_page_not_the_passages(engine):
+    """A passage that runs over a page break cites each sentence on its own page."""
+    spanning = next(c for c in engine.retriever.index.chunks if len(c.pages) > 1)
+    assert spanning.page == spanning.pages[0]
+    later = [s for s, _ in engine.retriever.sentences(spanning.id) if s.page != spanning.page]
+    assert later and all(s.page in spanning.pages for s in later)
 
 
 def test_quotes_are_always_the_reports_words(engine):
-    for q in load_questions(DEV):
+    for q in load_questions(DEV)[:120]:
         a = engine.answer(q["question"])
-        if a.found:
-            assert a.quote and a.quote in a.citations[0].text, q["question"]
+        if a.quote:
+            assert a.quote in a.citations[0].text, q["question"]
+
+
+def _forced(engine, confident: float, tentative: float) -> Answerer:
+    """An answerer whose thresholds force one kind of reply."""
+    model = dataclasses.replace(engine.fitted.answer, confident=confident, tentative=tentative)
+    return Answerer(engine.retriever, model)
+
+
+def test_tentative_reply_quotes_the_closest_sentence_but_does_not_claim_it(engine):
+    a = _forced(engine, confident=1.01, tentative=0.0).answer("今年建筑业税收目标是多少")
+    assert a.kind == TENTATIVE and not a.found
+    assert a.text.startswith(TENTATIVE_LEAD)
+    assert a.quote and a.quote in a.text and a.quote in a.citations[0].text
+    assert a.key == "" and "**" not in a.text  # no figure stated as the answer
+    assert a.reason
+
+
+def test_not_found_reply_says_so_and_lists_related_passages(engine):
+    a = _forced(engine, confident=1.01, tentative=1.01).answer("北关区常住人口有多少？")
+    assert a.kind == NOT_FOUND and not a.found and not a.quote
+    assert a.text.startswith("报告中没有找到")
+    assert "以下段落可能相关" in a.text and "[1]" in a.text
+    assert 1 <= len(a.citations) <= 3
 
 
 @pytest.mark.parametrize(
     "question",
-    ["北关区常住人口有多少？", "明年（2021年）GDP增长目标定的多少？", "区政府办公地址在哪，电话多少？"],
+    ["北关区常住人口有多少？", "2015年北关区生产总值是多少", "朝阳区去年生产总值是多少", "区政府办公地址在哪，电话多少？"],
 )
-def test_not_found_says_so_and_lists_related_passages(question):
+def test_questions_the_report_does_not_answer_get_no_confident_answer(question):
     a = qa.answer(question)
-    assert not a.found
-    assert a.text.startswith("报告中没有找到")
-    assert "以下段落可能相关" in a.text
-    assert 1 <= len(a.citations) <= 3
-    assert "[1]" in a.text
+    assert not a.found and a.kind in (TENTATIVE, NOT_FOUND)
+    assert a.reason
+
+
+def test_decline_reason_names_what_is_missing():
+    assert "2015" in qa.answer("2015年北关区生产总值是多少").reason
+    assert "朝阳区" in qa.answer("朝阳区去年生产总值是多少").reason
 
 
 def test_glossary_definition_is_the_answer():
     a = qa.answer("“六稳”指的是哪几个方面")
     assert a.found and "稳就业、稳金融" in a.text
     assert a.citations[0].source == "词语解释 第15条"
+
+
+def test_english_questions_are_answered_from_the_chinese_report():
+    a = qa.answer("How many new teachers were hired last year?")
+    assert a.quote and "109人" in a.quote
 
 
 @pytest.mark.parametrize(
@@ -59,7 +101,7 @@ def test_glossary_definition_is_the_answer():
 )
 def test_time_words_pick_the_right_year(question, expected):
     a = qa.answer(question)
-    assert a.found and expected in _squash(a.text)
+    assert expected in _squash(a.quote)
 
 
 def test_follow_up_swaps_the_year():
@@ -68,8 +110,8 @@ def test_follow_up_swaps_the_year():
         {"role": "assistant", "content": "……突破4亿元 [1]"},
     ]
     a = qa.answer("那去年呢", history)
-    assert a.found and "3.1亿元" in a.text
     assert a.question.startswith("去年")
+    assert "3.1亿元" in a.quote
 
 
 def test_follow_up_of_a_follow_up():
@@ -81,18 +123,12 @@ def test_follow_up_of_a_follow_up():
     ]
     a = qa.answer("那今年呢", history)
     assert a.question.startswith("今年建筑业税收")
-    assert a.found and "突破4亿元" in a.text
+    assert "突破4亿元" in a.quote
 
 
 def test_follow_up_swaps_the_glossary_term():
     a = qa.answer("那六保呢", [{"role": "user", "content": "什么是六稳"}, {"role": "assistant", "content": "…"}])
-    assert a.found and "保居民就业" in a.text
-
-
-def test_questions_that_stand_alone_are_not_changed():
-    history = [{"role": "user", "content": "今年建筑业税收目标是多少"}]
-    assert resolve_followup("去年城镇新增就业多少人", history) == "去年城镇新增就业多少人"
-    assert resolve_followup("那去年呢", []) == "那去年呢"
+    assert "保居民就业" in a.quote
 
 
 def test_gradio_content_parts_are_accepted():
@@ -125,9 +161,17 @@ def test_input_rules_match_retrieve():
         qa.answer("长" * 1001)
 
 
-def test_answer_quality_floor_on_the_dev_set(engine):
-    report = evaluate(load_questions(DEV), engine)
+def test_answer_quality_floor_cross_validated(engine):
+    """Each fold answered by a model fitted without it: the figures that generalise."""
+    report = cross_validated(load_questions(DEV), engine)
     overall = report.rows["overall"]
-    assert overall["answer_acc"] >= 0.85, report.table()
-    assert overall["declined"] >= 0.8, report.table()
-    assert overall["wrongly_declined"] <= 0.05, report.table()
+    assert overall["conf_ok"] >= 0.93, report.table()  # confident answers are right
+    assert overall["shown"] >= 0.85, report.table()  # the sentence shown holds the answer
+    assert overall["unans_ok"] >= 0.80, report.table()  # no confident answer where there is none
+    assert overall["acc"] >= 0.65, report.table()
+    assert overall["R@5"] >= 0.95, report.table()
+
+
+def test_in_sample_figures_are_reported_beside(engine):
+    report = evaluate(load_questions(DEV)[:40], engine)
+    assert set(report.rows["overall"]) >= {"R@1", "R@5", "MRR", "acc", "conf_ok", "shown", "unans_ok", "ans_unconf"}

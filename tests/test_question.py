@@ -1,0 +1,176 @@
+"""Question analysis, follow-up completion, and each flag behind a decline reason: one
+case where it fires and one where it does not."""
+
+import pytest
+
+from qa.answer import Answerer
+from qa.features import FEATURES, candidates, reasons
+from qa.followup import leans_on_history, resolve_followup
+from qa.question import analyze, language_of
+from qa.vocabulary import asked_types, asked_unit, expansions, figure_kind, period_cues, years_named
+
+
+@pytest.fixture(scope="module")
+def retriever(engine):
+    return engine.retriever
+
+
+# -- vocabulary -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("今年建筑业税收目标是多少", {"figure"}),
+        ("去年扶贫一共花了多少钱", {"figure", "money"}),
+        ("今年规上工业增加值要增长多少", {"figure", "percent"}),
+        ("去年新招了多少个老师", {"figure", "count"}),
+        ("报告是哪天在会上作的", {"date"}),
+        ("什么是“放管服”？", {"definition"}),
+        ("今年要加快修哪些路", {"list"}),
+        ("去年北关有哪几条新路通车了", {"list"}),  # 哪几条 lists, it does not count
+        ("这个报告是谁做的？", {"name"}),
+        ("新都城为什么会烂尾", {"reason"}),
+        ("How many new teachers were hired last year?", {"figure", "count"}),
+    ],
+)
+def test_asked_types(question, kinds):
+    assert kinds <= asked_types(question)
+    if "list" in kinds:
+        assert "count" not in asked_types(question)
+
+
+def test_asked_unit_ignores_generic_classifiers():
+    assert asked_unit("北关区PM2.5年均浓度是多少微克每立方米？") == "微克"
+    assert asked_unit("去年减贫多少人？") == "人"
+    assert asked_unit("乡下去年新盖了几个垃圾站") is None  # 个 fits any count
+
+
+def test_figure_kinds():
+    assert [figure_kind(f) for f in ("139.66亿元", "2.9%", "109人", "5座", "3.5万平方米", "三分之一")] == [
+        "money", "percent", "count", "count", "area", "percent"
+    ]
+
+
+def test_years_resolve_against_the_reports_own_year():
+    assert years_named("去年GDP增长多少", 2020) == {2019}
+    assert years_named("19年三产增加值多少", 2020) == {2019}
+    assert years_named("今年目标", 2021) == {2021}
+    assert years_named("去年GDP增长多少", None) == set()  # no year known: nothing guessed
+    assert period_cues("去年GDP增长多少", 2020) == "review"
+    assert period_cues("今年GDP增长目标", 2020) == "plan"
+    assert period_cues("2020年GDP", 2020) == "this_year"
+    assert period_cues("2020年GDP", 2021) == "review"  # the same words in the next year's report
+
+
+def test_thesaurus_expands_everyday_and_english_words_as_whole_words():
+    assert "教师" in expansions("去年新招了多少个老师")
+    assert "税收" in expansions("How much tax did they pay")
+    assert "税收" not in expansions("taxi drivers")
+
+
+# -- question analysis -------------------------------------------------------------------
+
+
+def test_analysis_of_a_chinese_question(retriever):
+    q = analyze("北关区有几所大学", retriever)
+    assert q.language == "zh" and q.counted == "大学" and "count" in q.types
+    assert "北关区" in q.tokens and q.places == ("北关区",) and q.places_absent == ()
+
+
+def test_analysis_of_an_english_question(retriever):
+    q = analyze("What is this year's GDP growth target?", retriever)
+    assert q.language == "en" and q.period == "plan"
+    assert {"生产总值", "增长", "目标"} <= set(q.tokens)  # matched in the report's own words
+
+
+def test_words_and_places_the_report_never_uses(retriever):
+    q = analyze("朝阳区去年的房价", retriever)
+    assert q.places_absent == ("朝阳区",)
+    assert "房价" in q.absent
+    assert analyze("北关区去年生产总值", retriever).absent == ()
+
+
+def test_glossary_terms_are_found_without_quotes_or_list_commas(retriever):
+    assert analyze("千村示范万村整治工程是怎么回事", retriever).glossary
+    assert analyze("“六稳”指的是哪几个方面", retriever).glossary
+    assert not analyze("今年建筑业税收目标是多少", retriever).glossary
+
+
+def test_language_of():
+    assert language_of("社零 growth target 2020") == "zh"
+    assert language_of("What ceiling does the plan set?") == "en"
+
+
+# -- follow-ups ---------------------------------------------------------------------------
+
+TAX = [{"role": "user", "content": "今年建筑业税收目标是多少"}, {"role": "assistant", "content": "突破4亿元"}]
+
+
+def test_a_question_that_stands_alone_is_never_merged():
+    assert not leans_on_history("去年城镇新增就业多少人")
+    assert resolve_followup("去年城镇新增就业多少人", TAX) == "去年城镇新增就业多少人"
+    assert resolve_followup("那去年呢", []) == "那去年呢"
+
+
+def test_a_new_period_keeps_the_question_and_drops_the_target(retriever):
+    assert resolve_followup("那去年呢", TAX, [], 2020) == "去年建筑业税收是多少"
+
+
+def test_a_new_topic_keeps_the_intent():
+    history = [{"role": "user", "content": "去年GDP增速多少"}]
+    resolved = resolve_followup("那财政收入呢", history, [], 2020)
+    assert "财政收入" in resolved and "多少" in resolved
+
+
+def test_a_pronoun_stands_for_the_previous_topic():
+    history = [{"role": "user", "content": "去年“厕所革命”完成了多少户？"}]
+    assert resolve_followup("这个说法最早是谁提出的？", history, [], 2020) == "厕所革命最早是谁提出的？"
+
+
+def test_a_new_glossary_term_replaces_the_old(retriever):
+    history = [{"role": "user", "content": "什么是六稳"}]
+    assert resolve_followup("那六保呢", history, retriever.glossary_terms, 2020) == "什么是六保"
+
+
+# -- decline flags: one case that fires, one that does not ---------------------------------
+
+
+def _flags(engine, question: str, containing: str) -> dict:
+    """Feature values of the candidate sentence that contains ``containing``."""
+    q = Answerer(engine.retriever, engine.fitted.answer).analyze(question)
+    passages = engine.retriever.search(q.text, k=5)
+    found = [c for c in candidates(q, passages, engine.retriever) if containing in c.sentence.text]
+    assert found, f"no candidate with {containing!r} for {question!r}"
+    values = dict(zip(FEATURES, found[0].features))
+    values["_reasons"] = reasons(q, found[0], engine.retriever)
+    return values
+
+
+@pytest.mark.parametrize(
+    ("flag", "fires", "quiet", "sentence"),
+    [
+        ("year_uncovered", "2015年北关区生产总值是多少", "2019年北关区生产总值是多少", "139.66亿元"),
+        ("place_absent", "朝阳区去年生产总值是多少", "北关区去年生产总值是多少", "139.66亿元"),
+        ("figure_missing", "去年减贫多少人？", "去年减贫多少人？", "减贫123人"),
+        ("kind_mismatch", "去年新招聘教师花了多少钱", "去年新招聘了多少教师", "新招聘教师109人"),
+        ("unit_missing", "去年新招聘了多少户教师", "去年新招聘了多少人教师", "新招聘教师109人"),
+        ("counted_missing", "今年要建几所大学", "今年要建几所幼儿园", "所"),
+        ("per_unit_missing", "去年人均扶贫资金是多少", "去年扶贫资金是多少", "1432.16万元"),
+        ("reason_missing", "去年为什么新招聘教师", "去年新招聘了多少教师", "新招聘教师109人"),
+        ("date_missing", "去年新招聘教师是哪天", "去年新招聘了多少教师", "新招聘教师109人"),
+        ("period_mismatch", "今年新招聘教师多少人", "去年新招聘了多少教师", "新招聘教师109人"),
+    ],
+)
+def test_decline_flag(engine, flag, fires, quiet, sentence):
+    if flag == "figure_missing":
+        # fires on a sentence without a figure, stays quiet on one with the figure
+        on = _flags(engine, "今年建筑业要成立什么机构，有多少", "建筑业综合服务中心")
+        off = _flags(engine, quiet, sentence)
+    elif flag == "counted_missing":
+        on = _flags(engine, fires, "幼儿园")
+        off = _flags(engine, quiet, "幼儿园")
+    else:
+        on, off = _flags(engine, fires, sentence), _flags(engine, quiet, sentence)
+    assert on[flag] > 0 and on["_reasons"], (flag, fires)
+    assert off[flag] == 0, (flag, quiet)
