@@ -91,16 +91,14 @@ def serving_probe(n: int) -> dict:
 def _synthetic(engine, sizes: list[int], questions: list[str]) -> list[dict]:
     import bm25s
 
-    from .chunking import Chunk, split_sentences
+    from .chunking import Chunk, Sentence
 
     engine.load()
     from .index import ReportIndex, make_faiss_index
     from .retrieval import Retriever
 
     base = engine.retriever.index
-    sentences = list(
-        dict.fromkeys(s.strip() for c in base.chunks for s in split_sentences(c.text) if len(s.strip()) > 8)
-    )
+    sentences = list(dict.fromkeys(s.text for s in base.sentences if len(s.text) > 8))
     vectors = engine.embedder.encode_passages(sentences)
     rng = random.Random(0)
     rows = []
@@ -114,10 +112,18 @@ def _synthetic(engine, sizes: list[int], questions: list[str]) -> list[dict]:
         bm25 = bm25s.BM25()
         bm25.index([engine.retriever.analyzer.tokens(t) or ["∅"] for t in texts], show_progress=False)
         chunks = [Chunk(f"s{i}", t, ("合成",), 1, None, 0, len(t), "paragraph") for i, t in enumerate(texts)]
-        index = ReportIndex(chunks, dense, bm25, base.terms, {"counts": {"chunks": size}})
-        retriever = Retriever(index, engine.embedder, engine.settings)
+        rows_of = [(pos, i) for pos, p in enumerate(picks) for i in p]
+        synthetic_sentences = [
+            Sentence(f"s{pos}:{n}", pos, sentences[i], 1, 0, len(sentences[i])) for n, (pos, i) in enumerate(rows_of)
+        ]
+        sentence_vectors = np.ascontiguousarray(vectors[[i for _, i in rows_of]], dtype=np.float32)
+        index = ReportIndex(
+            chunks, dense, bm25, base.terms, {"counts": {"chunks": size}}, synthetic_sentences, sentence_vectors
+        )
+        retriever = Retriever(index, engine.embedder, engine.settings, engine.fitted.fusion)
         index_mb = (
-            dense.ntotal * dense.d * 4 + sum(np.asarray(bm25.scores[k]).nbytes for k in ("data", "indices", "indptr"))
+            (dense.ntotal + len(sentence_vectors)) * dense.d * 4
+            + sum(np.asarray(bm25.scores[k]).nbytes for k in ("data", "indices", "indptr"))
         ) / 2**20
         p50, p95 = _latency(lambda q, r=retriever: r.search(q, 5), questions, engine.embedder)
         rows.append(

@@ -143,8 +143,9 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
     if not passages:
         return []
     query = retriever.query_vector(question.normalized)
-    all_sims = retriever.sentence_similarities(question.normalized)
+    all_sims = retriever.sentence_similarity_sample(question.normalized)
     mean, std = (float(all_sims.mean()), float(all_sims.std()) + 1e-6) if len(all_sims) else (0.0, 1.0)
+    rank_scale = len(retriever.index.sentences) / max(len(all_sims), 1)  # the sample stands for all
     top_score = passages[0].score or 1.0
     asked_kinds = question.types & _FIGURE_KINDS
     asks_figure = "figure" in question.types and "definition" not in question.types
@@ -170,7 +171,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
             values = {
                 "dense": sim,
                 "dense_z": (sim - mean) / std,
-                "dense_rank": 1.0 / (1 + int((all_sims > sim).sum())),
+                "dense_rank": 1.0 / (1 + int((all_sims > sim).sum()) * rank_scale),
                 "passage_rank": 1.0 / (1 + rank),
                 "passage_score": passage.score / top_score,
                 "coverage": coverage(question, text),

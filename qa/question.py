@@ -94,6 +94,8 @@ def analyze(text: str, retriever) -> Question:
     )
     after_ask = asked_object_text(normalized)
     counted = next(iter(retriever.analyzer.words(after_ask)), None) if after_ask else None
+    if counted and asked_types(counted):  # 多少比例, 多大面积: a kind of figure, not a thing
+        counted = None
     places = tuple(t for t in retriever.analyzer.tokens(normalized) if is_place(t))
     return Question(
         text=text,

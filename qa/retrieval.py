@@ -26,12 +26,15 @@ from collections import Counter
 from .chunking import Chunk, Sentence
 from .config import MAX_K, MAX_QUESTION_CHARS, Settings
 from .documents import match_form, term_keys
-from .index import ReportIndex
+from .index import ReportIndex, make_faiss_index
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
 from .vocabulary import ABOUT_DOCUMENT, period_cues
 
 __all__ = ["Passage", "Retriever", "validate_question", "validate_k"]
+
+#: Sentences whose similarity to a question calibrates how similar "unrelated" is.
+CALIBRATION_SAMPLE = 5000
 
 
 
@@ -105,6 +108,9 @@ class Retriever:
         self._periods = [c.period for c in index.chunks]
         self.positions = {c.id: i for i, c in enumerate(index.chunks)}
         self._sentence_chunk = np.array([s.chunk for s in index.sentences], dtype=np.int64)
+        self._sentence_dense = make_faiss_index(index.sentence_vectors) if len(index.sentences) else None
+        stride = max(1, len(index.sentences) // CALIBRATION_SAMPLE)
+        self._calibration = np.ascontiguousarray(index.sentence_vectors[::stride][:CALIBRATION_SAMPLE])
         self._sentences_by_chunk: list[list[int]] = [[] for _ in index.chunks]
         for i, sentence in enumerate(index.sentences):
             self._sentences_by_chunk[sentence.chunk].append(i)
@@ -154,11 +160,12 @@ class Retriever:
         rows = self._sentences_by_chunk[self.positions[chunk_id]]
         return [(self.index.sentences[i], self.index.sentence_vectors[i]) for i in rows]
 
-    def sentence_similarities(self, question: str) -> np.ndarray:
-        """Cosine of the question to every sentence of the report (for calibration)."""
-        if not len(self.index.sentences):
+    def sentence_similarity_sample(self, question: str) -> np.ndarray:
+        """Cosine of the question to a fixed sample of the report's sentences (all of
+        them up to :data:`CALIBRATION_SAMPLE`): how similar an unrelated sentence is."""
+        if not len(self._calibration):
             return np.empty(0, dtype=np.float32)
-        return self.index.sentence_vectors @ self.query_vector(question)
+        return self._calibration @ self.query_vector(question)
 
     @staticmethod
     def about_report(question: str) -> bool:
@@ -198,13 +205,13 @@ class Retriever:
     def _sentence_ranking(self, query: str, n: int) -> np.ndarray:
         """Passages ranked by their most similar sentence (finds a passage whose one
         sentence answers, however much else it says)."""
-        if not len(self.index.sentences):
+        if self._sentence_dense is None:
             return np.empty(0, dtype=np.int64)
-        sims = self.index.sentence_vectors @ self.embedder.encode_query(query)
-        best = np.full(len(self.index.chunks), -np.inf)
-        np.maximum.at(best, self._sentence_chunk, sims)
-        order = np.argsort(-best, kind="stable")[:n]
-        return order[np.isfinite(best[order])]
+        vec = self.embedder.encode_query(query)[None, :]
+        with self._faiss_lock:
+            _, ids = self._sentence_dense.search(np.ascontiguousarray(vec, dtype=np.float32), min(4 * n, self._sentence_dense.ntotal))
+        chunks = self._sentence_chunk[ids[0][ids[0] >= 0]]
+        return np.array(list(dict.fromkeys(chunks.tolist()))[:n], dtype=np.int64)
 
     def _bm25_ranking(self, query: str, n: int) -> np.ndarray:
         tokens = self.analyzer.query_tokens(query)

@@ -20,7 +20,8 @@ thresholds are chosen on out-of-fold probabilities:
 Contrast questions are made from the answerable training questions so that the model
 sees more of what the report does not answer than 40 written questions: the same
 question about a year the report does not cover, about a place it does not mention,
-or about an indicator it never gives (all labelled "does not answer").
+about an indicator it never gives, or counting a thing it never names (all labelled
+"does not answer").
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ CONTRAST_WEIGHT = 0.3
 #: Places and indicators for contrast questions: only those the report never mentions
 #: are used (checked against its text), so any report can be trained on.
 CONTRAST_PLACES = ("朝阳区", "天河区", "武侯区", "鼓楼区", "西湖区", "南山区", "浦东新区", "江宁区")
+CONTRAST_THINGS = ("大学", "地铁站", "机场", "电影院", "体育馆", "加油站", "博物馆", "养老院", "高铁站", "港口")
 CONTRAST_INDICATORS = (
     "常住人口", "人均生产总值", "商品房均价", "PM2.5浓度", "森林覆盖率", "城镇化率", "进出口总额",
     "研发经费投入", "户籍人口", "出生率", "地方政府债务余额", "医院床位数", "公交线路", "年降水量",
@@ -118,6 +120,7 @@ def contrasts(examples: list[Example], answerer) -> list[Example]:
     year = retriever.year
     places = [p for p in CONTRAST_PLACES if p not in report]
     indicators = [i for i in CONTRAST_INDICATORS if i not in report]
+    things = [t for t in CONTRAST_THINGS if t not in report]
     out = []
     for n, ex in enumerate(e for e in examples if e.answers and not e.contrast and e.question.language == "zh"):
         text = ex.question.text
@@ -131,6 +134,8 @@ def contrasts(examples: list[Example], answerer) -> list[Example]:
         if indicators and "figure" in ex.question.types and ex.question.tokens:
             topic = max(zip(ex.question.weights, ex.question.tokens))[1]
             variants.append(text.replace(topic, indicators[n % len(indicators)], 1))
+        if things and ex.question.counted and ex.question.counted in text:
+            variants.append(text.replace(ex.question.counted, things[n % len(things)], 1))
         for k, variant in enumerate(variants):
             q = analyze(variant, retriever)
             out.append(_example(f"{ex.id}~{k}", ex.fold, "contrast", q, [], answerer, CONTRAST_WEIGHT, True))

@@ -182,7 +182,9 @@ def asked_unit(question: str) -> str | None:
     return None if unit in _GENERIC_CLASSIFIERS else _UNIT_ALIASES.get(unit, unit)
 
 
-_ASKED_OBJECT = re.compile(rf"(?:多少|(?<!哪)几)(?:{_COUNT_UNITS}|{_MEASURE_UNITS}|元)?([\u4e00-\u9fff]{{2,8}})")
+_ASKED_OBJECT = re.compile(
+    rf"(?:多少|(?<![哪这那前后好十几])几)(?:{_COUNT_UNITS}|{_MEASURE_UNITS}|元)?([\u4e00-\u9fff]{{2,8}})"
+)
 
 
 #: A token that only asks how many (几条, 多少个): no topic.

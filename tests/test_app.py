@@ -127,15 +127,18 @@ def test_in_a_real_browser(app_url, app_data):
 
         records = FeedbackStore(app_data / "feedback.sqlite3").all()
         assert [(r.question, r.liked) for r in records] == [("今年建筑业税收目标是多少", True)]
-        # Retry must answer again, not leave the old answer standing: mark the shown
-        # answer, and wait until it is replaced by a new one with the same figure.
-        page.evaluate("[...document.querySelectorAll('#chat .message')].forEach(m => m.dataset.probe = 'old')")
+        # Retry must answer again, not leave the old answer standing: watch the chat, and
+        # wait until the old answer has gone and a new one with the same figure is shown.
+        page.evaluate(
+            """() => { const chat = document.querySelector('#chat'); window.__gone = false;
+            new MutationObserver(() => { if (!chat.innerText.includes('正文第12页')) window.__gone = true; })
+              .observe(chat, {subtree: true, childList: true, characterData: true}); }"""
+        )
         page.locator("#chat button[aria-label='Retry']").last.click()
         page.wait_for_function(
-            "!document.querySelector('#chat [data-probe]') && document.querySelector('#chat').innerText.includes('突破4亿元')",
-            timeout=30_000,
+            "window.__gone && document.querySelector('#chat').innerText.includes('正文第12页')", timeout=30_000
         )
-        assert page.inner_text("#chat").count("突破4亿元") == 1
+        assert page.inner_text("#chat").count("正文第12页") == 1  # one answer, not two
         page.locator("#chat button[aria-label='Undo']").last.click()
         page.wait_for_function("document.querySelector('#question textarea').value.includes('建筑业')", timeout=10_000)
         assert "突破4亿元" not in page.inner_text("#chat")
