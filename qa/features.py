@@ -63,6 +63,8 @@ FEATURES = (
     "english",
     "english_dense",
     "length",
+    "dense_margin",
+    "coverage_margin",
 )
 
 #: Why a candidate is not a confident answer, for the flags that can say so.
@@ -205,8 +207,28 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 "english_dense": float(english) * (sim - mean) / std,
                 "length": min(len(text), 200) / 200,
             }
+            values["dense_margin"] = values["coverage_margin"] = 0.0  # set below, against the others
             out.append(Candidate(sentence, passage, rank, np.array([values[f] for f in FEATURES], dtype=np.float64)))
+    _margins(out)
     return out
+
+
+_MARGINS = ((FEATURES.index("dense"), FEATURES.index("dense_margin")),
+            (FEATURES.index("coverage"), FEATURES.index("coverage_margin")))
+
+
+def _margins(found: list[Candidate]) -> None:
+    """How far each candidate stands above the best of the others (negative: below):
+    an answer that clearly beats its rivals is likelier right than one of several alike."""
+    if len(found) < 2:
+        return
+    matrix = np.stack([c.features for c in found])
+    for source, target in _MARGINS:
+        col = matrix[:, source]
+        order = np.argsort(-col)
+        best, second = col[order[0]], col[order[1]]
+        for i, c in enumerate(found):
+            c.features[target] = col[i] - (second if i == order[0] else best)
 
 
 def reasons(question: Question, candidate: Candidate, retriever: Retriever) -> list[str]:

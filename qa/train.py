@@ -48,11 +48,11 @@ __all__ = ["Example", "collect", "contrasts", "fit", "cross_validated_models", "
 TARGET_PRECISION = 0.95
 #: Share of answerable questions with a right best sentence that may get "nothing close".
 MAX_HIDDEN = 0.02
-C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+C_GRID = (0.1, 0.3, 1.0, 3.0)
+#: How much a contrast question weighs against a written one (chosen with C).
+CONTRAST_WEIGHTS = (0.05, 0.15, 0.3)
 #: Fusion weights tried (dense fixed at 1: the others are relative to it).
 FUSION_GRID = {"bm25": (1.0, 1.5, 2.0), "sentence": (0.5, 1.0, 1.5), "period": (0.5, 1.0), "glossary": (1.0, 2.0)}
-#: Contrast questions weigh this much each, against 1 for a written question.
-CONTRAST_WEIGHT = 0.3
 
 #: Places and indicators for contrast questions: only those the report never mentions
 #: are used (checked against its text), so any report can be trained on.
@@ -74,7 +74,6 @@ class Example:
     answers: list[str]
     candidates: list[Candidate]
     labels: np.ndarray  # bool, one per candidate
-    weight: float = 1.0
     contrast: bool = False
 
     @property
@@ -98,10 +97,10 @@ def collect(items: list[dict], answerer) -> list[Example]:
     return out
 
 
-def _example(id_, fold, type_, q: Question, answers, answerer, weight=1.0, contrast=False) -> Example:
+def _example(id_, fold, type_, q: Question, answers, answerer, contrast=False) -> Example:
     _, found = answerer.candidates(q)
     labels = np.array([holds(_shown_text(c), answers) for c in found], dtype=bool)
-    return Example(id_, fold, type_, q, list(answers), found, labels, weight, contrast)
+    return Example(id_, fold, type_, q, list(answers), found, labels, contrast)
 
 
 def _shown_text(c: Candidate) -> str:
@@ -138,24 +137,25 @@ def contrasts(examples: list[Example], answerer) -> list[Example]:
             variants.append(text.replace(ex.question.counted, things[n % len(things)], 1))
         for k, variant in enumerate(variants):
             q = analyze(variant, retriever)
-            out.append(_example(f"{ex.id}~{k}", ex.fold, "contrast", q, [], answerer, CONTRAST_WEIGHT, True))
+            out.append(_example(f"{ex.id}~{k}", ex.fold, "contrast", q, [], answerer, contrast=True))
     return out
 
 
 # -- fitting --------------------------------------------------------------------------------
 
 
-def _rows(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    xs = [e.matrix for e in examples if e.candidates]
-    ys = [e.labels for e in examples if e.candidates]
-    ws = [np.full(len(e.candidates), e.weight) for e in examples if e.candidates]
-    return np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+#: Regularisation and contrast weight: what the inner cross-validation chooses.
+Params = tuple[float, float]
 
 
-def _fit_lr(examples: list[Example], c: float) -> AnswerModel:
+def _fit_lr(examples: list[Example], params: Params) -> AnswerModel:
     from sklearn.linear_model import LogisticRegression
 
-    x, y, w = _rows(examples)
+    c, contrast_weight = params
+    used = [e for e in examples if e.candidates]
+    x = np.vstack([e.matrix for e in used])
+    y = np.concatenate([e.labels for e in used])
+    w = np.concatenate([np.full(len(e.candidates), contrast_weight if e.contrast else 1.0) for e in used])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
     lr = LogisticRegression(C=c, max_iter=5000)
@@ -179,25 +179,26 @@ def _folds(examples: list[Example]) -> list[int]:
     return sorted({e.fold for e in examples})
 
 
-def _out_of_fold(examples: list[Example], c: float) -> list[tuple[Example, float, bool]]:
+def _out_of_fold(examples: list[Example], params: Params) -> list[tuple[Example, float, bool]]:
     """Best-candidate probability of every written question from a model fitted without its fold."""
     out = []
     for fold in _folds(examples):
         train = [e for e in examples if e.fold != fold]
-        model = _fit_lr(train, c)
+        model = _fit_lr(train, params)
         out += [(e, *best_of(model, e)) for e in examples if e.fold == fold and not e.contrast]
     return out
 
 
-def _log_loss(examples: list[Example], c: float) -> float:
+def _log_loss(examples: list[Example], params: Params) -> float:
+    """Out-of-fold log-loss on the written questions' candidates (contrasts only train)."""
     total = n = 0.0
     for fold in _folds(examples):
-        model = _fit_lr([e for e in examples if e.fold != fold], c)
+        model = _fit_lr([e for e in examples if e.fold != fold], params)
         for e in examples:
-            if e.fold == fold and e.candidates:
+            if e.fold == fold and e.candidates and not e.contrast:
                 p = np.clip(model.probabilities(e.matrix), 1e-6, 1 - 1e-6)
-                total -= float(np.sum(e.weight * np.where(e.labels, np.log(p), np.log(1 - p))))
-                n += e.weight * len(p)
+                total -= float(np.sum(np.where(e.labels, np.log(p), np.log(1 - p))))
+                n += len(p)
     return total / max(n, 1)
 
 
@@ -215,16 +216,20 @@ def choose_thresholds(scored: list[tuple[Example, float, bool]]) -> tuple[float,
 
 
 def fit(examples: list[Example]) -> AnswerModel:
-    """Fit the model (C by inner cross-validation) and choose its thresholds out of fold."""
+    """Fit the model (C and the contrast weight by inner cross-validation) and choose
+    its thresholds out of fold."""
+    import itertools
+
     if len(_folds(examples)) < 2:
         raise ValueError("training needs questions in at least two folds")
-    c = min(C_GRID, key=lambda c: _log_loss(examples, c))
-    scored = _out_of_fold(examples, c)
+    params = min(itertools.product(C_GRID, CONTRAST_WEIGHTS), key=lambda p: _log_loss(examples, p))
+    scored = _out_of_fold(examples, params)
     confident, tentative = choose_thresholds(scored)
-    base = _fit_lr(examples, c)
+    base = _fit_lr(examples, params)
     written = [e for e in examples if not e.contrast]
     info = {
-        "C": c,
+        "C": params[0],
+        "contrast_weight": params[1],
         "questions": len(written),
         "unanswerable": sum(not e.answers for e in written),
         "contrast_questions": sum(e.contrast for e in examples),
@@ -305,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     Fitted(fusion, model).save(args.out)
     print(
         f"answer model: {model.info['questions']} questions (+{model.info['contrast_questions']} contrast), "
-        f"C={model.info['C']}, confident ≥ {model.confident:.3f}, tentative ≥ {model.tentative:.3f}"
+        f"C={model.info['C']}, contrast weight {model.info['contrast_weight']}, confident ≥ {model.confident:.3f}, tentative ≥ {model.tentative:.3f}"
     )
     print(f"written to {args.out} in {time.perf_counter() - started:.0f} s")
     return 0
