@@ -7,11 +7,15 @@
 
 from __future__ import annotations
 
-from .answer import Answer
-from .config import Settings
-from .engine import Engine, default_engine
-from .index import IndexCorruptError, IndexError, IndexMissingError, IndexStaleError, build_index, load_index
-from .retrieval import Passage
+from .config import apply_offline_environment
+
+apply_offline_environment()  # before any library that could phone home is imported
+
+from .answer import Answer  # noqa: E402
+from .config import Settings  # noqa: E402
+from .engine import Engine, default_engine  # noqa: E402
+from .index import IndexCorruptError, IndexError, IndexMissingError, IndexStaleError, build_index, load_index  # noqa: E402
+from .retrieval import Passage  # noqa: E402
 
 __all__ = [
     "Answer",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import random
 import resource
 import statistics
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import console
 from .config import Settings
 
 __all__ = ["main"]
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold build (model conversion)")
     parser.add_argument("--serving-probe", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    console.setup()
     if args.serving_probe:
         print(json.dumps(serving_probe(args.serving_probe)))
         return 0

@@ -27,6 +27,29 @@ MAX_QUESTION_CHARS = 1000
 MAX_K = 50
 
 
+#: Set before Gradio, transformers or huggingface_hub are imported (``qa`` does on import):
+#: no analytics, telemetry, update checks or hub look-ups. The app makes no outbound
+#: connection unless asked (``--share``); set ``QA_ALLOW_NETWORK=1`` to use a hub model.
+OFFLINE_ENVIRONMENT = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "DO_NOT_TRACK": "1",
+    "ORT_DISABLE_TELEMETRY": "1",  # onnxruntime ≥ 1.29 uploads telemetry on Linux too
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def apply_offline_environment() -> None:
+    """Make every library stay offline, unless ``QA_ALLOW_NETWORK=1`` (values already set win)."""
+    if os.environ.get("QA_ALLOW_NETWORK") == "1":
+        return
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+
+
 def _user_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "report-qa"

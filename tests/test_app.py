@@ -33,32 +33,43 @@ def client(app_url):
 
 
 def test_api_answers_with_citations(client):
-    result = client.predict("今年建筑业税收目标是多少", 3, api_name="/answer")
-    assert result["found"] is True
+    result = client.predict(question="今年建筑业税收目标是多少", k=3, api_name="/answer")
+    assert result["found"] is True and result["kind"] == "confident" and result["reason"] == ""
     assert "突破4亿元" in result["text"] and "[1]" in result["text"]
+    assert result["quote"].endswith("突破4亿元。") and result["cited"] == "正文第12页"
+    assert 0 < result["confidence"] <= 1
     cited = result["citations"][0]
-    assert cited["page"] == 12 and cited["citation"] == "正文第12页"
+    assert cited["page"] == 12 and cited["citation"] == "正文第12页" and cited["section"]
     assert len(result["related"]) == 3
 
 
+def test_api_follow_up_takes_the_history(client):
+    first = client.predict(question="今年建筑业税收目标是多少", api_name="/answer")
+    history = [
+        {"role": "user", "content": "今年建筑业税收目标是多少"},
+        {"role": "assistant", "content": first["text"]},
+    ]
+    result = client.predict(question="那去年呢", history=history, api_name="/answer")
+    assert "3.1亿元" in result["quote"] and result["question"].startswith("去年")
+
+
+def test_api_retrieve_returns_passages(client):
+    passages = client.predict(question="今年建筑业税收目标是多少", k=4, api_name="/retrieve")
+    assert len(passages) == 4
+    assert {"text", "section", "page", "pages", "source", "citation", "score", "chunk_id"} <= passages[0].keys()
+    assert passages[0]["page"] == 12
+
+
 def test_api_reports_bad_input_without_failing(client):
-    assert client.predict("", 3, api_name="/answer")["error"] == "question is empty"
-    assert "1000" in client.predict("长" * 1500, 3, api_name="/answer")["error"]
-    assert client.predict("北关区常住人口有多少？", 3, api_name="/answer")["found"] is False
+    assert client.predict(question="", api_name="/answer")["error"] == "question is empty"
+    assert "1000" in client.predict(question="长" * 1500, api_name="/answer")["error"]
+    assert client.predict(question="北关区常住人口有多少？", api_name="/answer")["found"] is False
+    assert "history" in client.predict(question="那去年呢", history=[{"x": 1}], api_name="/answer")["error"]
 
 
-def test_chat_endpoint_keeps_the_conversation(client):
-    job = client.submit("今年建筑业税收目标是多少", [], 3, api_name="/chat")
-    chat, sources, box = job.result()
-    assert "突破4亿元" in str(chat[-1]["content"])
-    assert "正文第12页" in sources and "<mark>" in sources
-    assert box == ""
-
-
-def test_chat_escapes_html(client):
-    chat, _, _ = client.predict("<img src=x onerror=alert(1)>", [], 3, api_name="/chat")
-    shown = str(chat[0]["content"])
-    assert "<img" not in shown and "&lt;img" in shown
+def test_api_lists_only_the_documented_endpoints(client):
+    endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert endpoints == {"/answer", "/retrieve"}
 
 
 def test_concurrent_answers_equal_sequential_ones(app_url, client):
@@ -67,12 +78,13 @@ def test_concurrent_answers_equal_sequential_ones(app_url, client):
     from qa.eval import load_questions
 
     questions = [q["question"] for q in load_questions(DEV)][::6]
-    expected = [client.predict(q, 3, api_name="/answer")["text"] for q in questions]
+    expected = [client.predict(question=q, k=3, api_name="/answer")["text"] for q in questions]
     clients = [Client(app_url, verbose=False) for _ in range(6)]
     with ThreadPoolExecutor(6) as pool:
         got = list(
             pool.map(
-                lambda iq: clients[iq[0] % 6].predict(iq[1], 3, api_name="/answer")["text"], enumerate(questions * 2)
+                lambda iq: clients[iq[0] % 6].predict(question=iq[1], k=3, api_name="/answer")["text"],
+                enumerate(questions * 2),
             )
         )
     assert got == expected * 2
