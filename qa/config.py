@@ -82,6 +82,8 @@ class Settings:
     fitted: Path = field(default_factory=lambda: _env_path("QA_FITTED", PACKAGE_DIR / "data" / "fitted.json"))
     #: Torch threads for query encoding; the machines this targets have 2 cores.
     threads: int = field(default_factory=lambda: int(os.environ.get("QA_THREADS", "0")) or min(2, os.cpu_count() or 1))
+    #: Query encoder weights: ``int8`` (135 MB, faster) or ``fp32`` (the way back, 470 MB).
+    query_precision: str = field(default_factory=lambda: os.environ.get("QA_QUERY_ENCODER", "int8"))
     #: Candidates taken from each of the dense and BM25 rankings before fusion.
     candidates: int = 30
 

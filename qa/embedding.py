@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Embedder", "QueryEncoder", "model_fingerprint", "resolve_model", "export_query_encoder"]
 
-EXPORT_VERSION = "2"
+EXPORT_VERSION = "3"
+#: Weights of the exported query encoder: dynamic int8 (default) or float32.
+QUERY_PRECISIONS = ("int8", "fp32")
+#: How close an export must stay to sentence-transformers' own embedding of a few probes.
+_MIN_COSINE = {"int8": 0.99, "fp32": 0.9999}
 _POOLING_MODES = ("mean", "cls", "max")
 _QUERY_CACHE_SIZE = 2048
 
@@ -91,8 +95,14 @@ def _prompt(model, name: str) -> str:
     return prompts.get("document", prompts.get("passage", ""))
 
 
-def export_query_encoder(model, target: Path) -> Path:
-    """Export ``model`` (a SentenceTransformer) for :class:`QueryEncoder`; atomic."""
+def export_query_encoder(model, target: Path, precision: str = "int8") -> Path:
+    """Export ``model`` (a SentenceTransformer) for :class:`QueryEncoder`; atomic.
+
+    ``int8`` quantizes the weights dynamically (onnxruntime, per channel): a third of the
+    size and faster on a CPU, checked at cosine ≥ 0.99 to the full model; ``fp32``
+    keeps them as they are (checked at ≥ 0.9999)."""
+    if precision not in QUERY_PRECISIONS:
+        raise ValueError(f"query encoder precision must be one of {QUERY_PRECISIONS}, not {precision!r}")
     import torch
 
     modules = list(model)
@@ -135,7 +145,10 @@ def export_query_encoder(model, target: Path) -> Path:
                 opset_version=17,
                 dynamo=False,
             )
-        _externalize_weights(tmp / "model.onnx")
+        if precision == "int8":
+            _quantize(tmp)  # straight from the single-file export
+        else:
+            _externalize_weights(tmp / "model.onnx")
         model.tokenizer.save_pretrained(str(tmp))
         spec = {
             "version": EXPORT_VERSION,
@@ -144,21 +157,38 @@ def export_query_encoder(model, target: Path) -> Path:
             "normalize": bool(rest),
             "max_length": int(model.max_seq_length or 512),
             "dimension": int(_dimension(model)),
+            "precision": precision,
         }
         (tmp / "encoder.json").write_text(json.dumps(spec, indent=2, ensure_ascii=False))
         probe = ["今年建筑业税收目标是多少", "What is the GDP growth target for 2020?", "六稳 “放管服” 139.66亿元"]
         expected = model.encode(probe, prompt=spec["query_prompt"] or None, convert_to_numpy=True)
         got = QueryEncoder(tmp).encode(probe)
         cos = float(np.min(np.sum(_unit(expected) * _unit(got), axis=1)))
-        if cos < 0.9999:
-            raise ValueError(f"exported encoder disagrees with sentence-transformers (cosine {cos:.5f})")
+        if cos < _MIN_COSINE[precision]:
+            raise ValueError(f"exported {precision} encoder disagrees with sentence-transformers (cosine {cos:.5f})")
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
-        log.info("exported query encoder to %s (cosine to sentence-transformers %.6f)", target, cos)
+        for stale in target.parent.iterdir():  # other versions' or precisions' exports
+            if stale.is_dir() and stale != target and not stale.name.startswith("."):
+                shutil.rmtree(stale, ignore_errors=True)
+        log.info("exported the %s query encoder to %s (cosine to sentence-transformers %.6f)", precision, target, cos)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _quantize(directory: Path) -> None:
+    """Replace ``model.onnx`` by a dynamic int8 version."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    source, quantized = directory / "model.onnx", directory / "model.int8.onnx"
+    logging.disable(logging.WARNING)  # it logs a hint to run shape inference first; not needed here
+    try:
+        quantize_dynamic(str(source), str(quantized), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        logging.disable(logging.NOTSET)
+    os.replace(quantized, source)
 
 
 def _externalize_weights(path: Path) -> None:
@@ -256,7 +286,8 @@ class Embedder:
 
     @property
     def export_dir(self) -> Path:
-        key = hashlib.sha1(f"{self.fingerprint}|{EXPORT_VERSION}".encode()).hexdigest()[:16]
+        precision = self.settings.query_precision
+        key = hashlib.sha1(f"{self.fingerprint}|{EXPORT_VERSION}|{precision}".encode()).hexdigest()[:16]
         return self.settings.cache_dir / "query-encoders" / key
 
     def sentence_transformer(self):
@@ -294,7 +325,7 @@ class Embedder:
         for attempt in (1, 2):
             try:
                 if not (path / "encoder.json").exists():
-                    export_query_encoder(self.sentence_transformer(), path)
+                    export_query_encoder(self.sentence_transformer(), path, self.settings.query_precision)
                 return QueryEncoder(path, threads=self.settings.threads)
             except ImportError as exc:
                 log.warning("onnxruntime unavailable (%s); queries use sentence-transformers", exc)
