@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     # Load (or build) the index while Gradio is imported: the two overlap on 2 cores.
     loader = threading.Thread(target=_load, args=(engine,), name="engine-load")
     loader.start()
-    from qa.webapp import CSS, THEME, build_app
+    from qa.webapp import CSS, JS, THEME, build_app
 
     feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
     demo = build_app(engine, feedback)
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         show_error=False,
         quiet=not args.share,
         css=CSS,
+        js=JS,
         theme=THEME,
         state_session_capacity=args.sessions,
     )

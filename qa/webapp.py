@@ -42,6 +42,7 @@ __all__ = [
     "answer_json",
     "passage_json",
     "CSS",
+    "JS",
     "THEME",
 ]
 
@@ -64,6 +65,16 @@ THEME = gr.themes.Default(primary_hue="blue").set(
     block_label_text_color="*neutral_700",
     block_info_text_color="*neutral_600",
 )
+#: Runs in the page: Gradio 6 marks the chat's example buttons up as a ``role="list"``
+#: without list items, which screen readers announce wrongly (axe: aria-required-children);
+#: the examples are a group of buttons, so the role is dropped wherever they appear.
+JS = """
+() => {
+  const fix = () => document.querySelectorAll('#chat .examples[role="list"]').forEach(e => e.setAttribute('role', 'group'));
+  fix();
+  new MutationObserver(fix).observe(document.body, {childList: true, subtree: true});
+}
+"""
 CSS = """
 #sources .source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin: 8px 0; }
 #sources .where { font-size: 0.9em; color: var(--body-text-color); margin-bottom: 4px; overflow-wrap: anywhere; }
@@ -312,6 +323,8 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Block
                     sanitize_html=True,
                     render_markdown=True,
                     feedback_options=("Like", "Dislike"),
+                    # no "share" (to Hugging Face: online, and an unlabelled icon for screen readers)
+                    buttons=["copy", "copy_all"],
                     examples=[{"text": q} for q in EXAMPLES],
                     placeholder="问一个关于报告的问题，例如：今年建筑业税收目标是多少？",
                     elem_id="chat",

@@ -99,6 +99,22 @@ PAYLOADS = [
 ]
 
 
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def _accessibility_problems(page) -> list[str]:
+    """Serious or critical WCAG 2.1 A/AA violations that axe-core finds on the page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}})
+    return [
+        f"{v['id']} ({v['impact']}): {node['target']}"
+        for v in result.response["violations"]
+        if v["impact"] in ("serious", "critical")
+        for node in v["nodes"]
+    ]
+
+
 @pytest.mark.browser
 def test_in_a_real_browser(app_url, app_data):
     if CHROMIUM is None:
@@ -124,9 +140,11 @@ def test_in_a_real_browser(app_url, app_data):
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(app_url)
         page.wait_for_selector("#question textarea")
+        assert _accessibility_problems(page) == []
         page.locator("#chat .example-text", has_text="今年建筑业税收目标是多少").first.click()  # example on first load
         page.wait_for_function("document.querySelector('#chat').innerText.includes('[1]')", timeout=30_000)
         page.wait_for_function("document.querySelector('#sources').innerText.includes('正文第12页')", timeout=30_000)
+        assert _accessibility_problems(page) == []
         chat = page.inner_text("#chat")
         assert "突破4亿元" in chat and "[1]" in chat
         assert page.locator("#sources mark").first.inner_text().endswith("突破4亿元。")
