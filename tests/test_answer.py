@@ -175,3 +175,15 @@ def test_answer_quality_floor_cross_validated(engine):
 def test_in_sample_figures_are_reported_beside(engine):
     report = evaluate(load_questions(DEV)[:40], engine)
     assert set(report.rows["overall"]) >= {"R@1", "R@5", "MRR", "acc", "conf_ok", "shown", "unans_ok", "ans_unconf"}
+
+
+def test_the_reason_is_logged_at_debug_level(caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="qa.answer"):
+        a = qa.answer("2015年北关区生产总值是多少")
+    assert any(a.reason in r.getMessage() and r.levelno == logging.DEBUG for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="qa.answer"):
+        qa.answer("今年建筑业税收目标是多少")
+    assert not [r for r in caplog.records if "not confident" in r.getMessage()]

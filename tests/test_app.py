@@ -208,3 +208,12 @@ def test_in_a_real_browser(app_url, app_data):
         assert width <= 380, f"page is {width}px wide at phone width"
         phone.screenshot(path=str(ARTIFACTS / "chat-phone.png"), full_page=True)
         browser.close()
+
+
+def test_the_console_shows_only_what_a_user_needs(app_url, app_data):
+    """Where to open the app; no library chatter (faiss's AVX probes, progress bars, debug lines)."""
+    console = (app_data / "app.log").read_text()
+    lines = [line for line in console.splitlines() if line.strip()]
+    assert any("is ready" in line and app_url.rstrip("/") in line for line in lines), console
+    noise = ("faiss", "Loading weights", "DEBUG", "share=True", "it/s]")
+    assert not [line for line in lines if any(n in line for n in noise)], console

