@@ -137,13 +137,13 @@ _ASKS: dict[str, re.Pattern] = {
     ),
     "money": re.compile(r"多少钱|几多钱|多少元|多少万|多少亿|金额|资金|投资额|总投资|投了多少|花了?多少|\bhow much\b|\byuan\b|\bmoney\b|\bcost", re.I),
     "count": re.compile(
-        rf"多少(?:{_COUNT_UNITS})|(?<!哪)几(?:{_COUNT_UNITS}|类|种|级)|\bhow many\b|\bnumber of\b"
+        rf"多少(?:{_COUNT_UNITS})|(?<![哪这那前后好十几])几(?:{_COUNT_UNITS}|类|种|级)|\bhow many\b|\bnumber of\b"
         # 多少 before a noun that is no money or measure counts things (多少群众, 多少企业)
         rf"|多少(?=[\u4e00-\u9fff])(?!钱|元|万|亿|个百分点|了|呢|吗|啊|呀|吧|的|啦|{_MEASURE_UNITS})",
         re.I
     ),
     "area": re.compile(r"面积|多大|多少(?:平方米|平米|亩|公顷|公里)|\bhow (?:big|large)\b|\barea\b", re.I),
-    "figure": re.compile(r"多少|几多|多高|多快|多长|总额|总量|规模|数量|(?<!哪)几(?![乎])|\bhow (?:much|many|high|fast)\b|\bvalue\b|\btotal\b", re.I),
+    "figure": re.compile(r"多少|几多|多高|多快|多长|总额|总量|规模|数量|(?<![哪这那前后好十几])几(?![乎])|\bhow (?:much|many|high|fast)\b|\bvalue\b|\btotal\b", re.I),
     "date": re.compile(
         r"什么时候|何时|哪天|哪一天|几月|哪年|哪一年|日期|几号|多久|啥时候|\bwhen\b|\bwhat date\b|\bwhich day\b|\bwhat year\b", re.I
     ),
