@@ -75,11 +75,14 @@ def analyze(text: str, retriever) -> Question:
     low = normalized.lower()
     report = retriever.report_text
     language = language_of(normalized)
-    if language == "zh":
-        words = retriever.analyzer.tokens(normalized)
-    else:  # the report's wording of its English words, and the Latin words it uses (GDP)
-        words = retriever.analyzer.tokens(" ".join(expansions(normalized)))
-        words += [w for w in retriever.analyzer.tokens(normalized) if w in retriever.report_text_lower]
+    # English words stand in the report's own Chinese wording (GDP, which it uses, stays);
+    # the report's subject (its district, named on the cover) is no topic of a question.
+    words = [
+        w
+        for w in retriever.analyzer.tokens(normalized)
+        if not (w.isascii() and w not in retriever.report_text_lower) and w not in retriever.subject_words
+    ]
+    words += retriever.analyzer.tokens(" ".join(expansions(normalized, latin_only=True)))
     tokens = tuple(
         t for t in dict.fromkeys(words) if t not in TIME_WORDS and not _YEARISH.match(t) and not ASK_WORD.match(t)
     )

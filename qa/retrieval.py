@@ -29,7 +29,7 @@ from .documents import match_form, term_keys
 from .index import ReportIndex, make_faiss_index
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
-from .vocabulary import ABOUT_DOCUMENT, period_cues
+from .vocabulary import ABOUT_DOCUMENT, is_place, period_cues, place_level
 
 __all__ = ["Passage", "Retriever", "validate_question", "validate_k"]
 
@@ -96,6 +96,15 @@ def validate_k(k) -> int:
 _PREFERRED = {"review": {"review"}, "plan": {"plan"}, "this_year": {"plan", "current"}}
 
 
+def subject_words(cover_words) -> frozenset[str]:
+    """The most local places among the cover's words, with and without their suffix."""
+    places = [w for words in cover_words for w in words if is_place(w)]
+    if not places:
+        return frozenset()
+    local = max(place_level(p) for p in places)
+    return frozenset(w for p in places if place_level(p) == local for w in (p, p[:-1]))
+
+
 class Retriever:
     """Searches one loaded :class:`ReportIndex` with one embedder; thread-safe."""
 
@@ -117,6 +126,10 @@ class Retriever:
         #: The report's whole text, to tell which words it never uses.
         self.report_text = "\n".join(c.text for c in index.chunks)
         self.report_text_lower = self.report_text.lower()
+        #: The place the report is about: the most local one its cover names (北关区 in
+        #: 安阳市北关区). Every sentence is about it, so a question naming it asks nothing
+        #: by it (安阳市, the city, stays a topic: the report's figures are not the city's).
+        self.subject_words = subject_words(self.analyzer.words(c.text) for c in index.chunks if c.kind == "cover")
         #: In how many passages each token occurs (rarity for word coverage).
         self.doc_freq: Counter[str] = Counter(t for c in index.chunks for t in set(self.analyzer.tokens(c.text)))
         self._glossary = self._glossary_keys(index.chunks)

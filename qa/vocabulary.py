@@ -38,6 +38,7 @@ __all__ = [
     "is_reason",
     "PER_UNIT",
     "is_place",
+    "place_level",
     "OFFICE",
     "REVIEW_PART",
 ]
@@ -72,12 +73,12 @@ def _latin_keys() -> re.Pattern | None:
     return re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, keys)) + r")(?![a-z])") if keys else None
 
 
-def expansions(text: str) -> list[str]:
+def expansions(text: str, latin_only: bool = False) -> list[str]:
     """Report wordings for the everyday (and English) words that ``text`` uses; an
     English key counts only as whole words (``tax`` is not in ``taxi``)."""
     low = text.lower()
     known = thesaurus()
-    found = [w for w in known if not w.isascii() and w in low]
+    found = [] if latin_only else [w for w in known if not w.isascii() and w in low]
     latin = _latin_keys()
     if latin is not None:
         found += [m.group(0) for m in latin.finditer(low)]
@@ -214,6 +215,14 @@ OFFICE = re.compile(r"区长|市长|县长|省长|镇长|乡长|书记|主任|�
 _PLACE_WORD = re.compile(r"^[\u4e00-\u9fff]{1,4}(?:省|市|县|区|镇|乡)$")
 #: …unless it ends in a common noun that only looks like one (小区, 全市, 超市).
 _NOT_A_PLACE = re.compile(r"(?:小|社|园|景|片|辖|城|新|山|街|专|校|厂|老|全|本|各|城|都|超|夜|股|楼|集|门)[区市县镇乡]$")
+
+
+_PLACE_LEVELS = {"省": 0, "市": 1, "县": 2, "区": 2, "镇": 3, "乡": 3}
+
+
+def place_level(place: str) -> int:
+    """How local a place is by its suffix: 省 0, 市 1, 县/区 2, 镇/乡 3."""
+    return _PLACE_LEVELS.get(place[-1], 0)
 
 
 def is_place(word: str) -> bool:
