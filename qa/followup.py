@@ -6,7 +6,7 @@ completed first, so a follow-up of a follow-up works):
 
 - a pronoun or demonstrative (它, 这个项目, 该政策, 这里) is replaced by the previous
   question's topic: the glossary term or quoted term it named, else its content words;
-- an elliptical question (那去年呢, 那财政收入呢, 今年呢，计划引进几个) keeps the
+- an elliptical question (那前年呢, 那税收呢, 明年呢，要建几个) keeps the
   previous question's intent and changes what it names: a new period replaces the old
   one, a new glossary term the old one, and anything else is added to the old topic.
 """
@@ -71,7 +71,7 @@ def resolve_followup(
         return question
     previous = resolve_followup(history[last]["content"], history[:last], glossary_terms, report_year)
     if _POINTERS.search(question):
-        # 它是什么意思 / 这个说法最早是谁提出的 / 今年这里有什么安排
+        # 它指什么 / 这个政策哪年开始的 / 那里今年要建什么
         return _POINTERS.sub(lambda _: _topic(previous, glossary_terms), question, count=1)
     core = _content(question, keep_ask=True)
     new_years = years_named(question, report_year)
@@ -80,19 +80,19 @@ def resolve_followup(
         if report_year is not None and max(new_years) < report_year and not asks_plan(question):
             base = strip_plan(base)  # 去年呢 after a target: the result, not the target
         if not _has_topic(strip_ask(core)):
-            return _time_words(question) + base  # 那去年呢
+            return _time_words(question) + base  # 那前年呢
         if asked_types(core):
-            return f"{_time_words(question)}{_topic(base, glossary_terms)} {core}"  # 今年呢，计划引进几个
+            return f"{_time_words(question)}{_topic(base, glossary_terms)} {core}"  # 明年呢，要建几个
         return f"{_time_words(question)}{core} {base}"
     for term in glossary_terms:
         if term in previous and term not in core:
-            return previous.replace(term, core, 1)  # 那六保呢 after 什么是六稳
+            return previous.replace(term, core, 1)  # 那六保呢 after 六稳指什么
     quoted = _QUOTED.search(previous)
     if quoted and quoted.group(1) not in core:
         return previous.replace(quoted.group(1), core.strip("“”\"「」『』"), 1)
     if asked_types(core):
         return f"{_topic(previous, glossary_terms)} {core}"
-    return f"{core} {previous}"  # 那财政收入呢 after 去年GDP增速多少
+    return f"{core} {previous}"  # 那税收呢 after 去年收入增长多少
 
 
 def _has_topic(text: str) -> bool:
