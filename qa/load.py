@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -63,6 +64,7 @@ def running_app(
         env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: a wrapper's child is ended with it
     )
     url = f"http://127.0.0.1:{port}/"
 
@@ -83,13 +85,22 @@ def running_app(
                 time.sleep(0.5)
         yield url, proc
     finally:
-        proc.terminate()
+        _signal_group(proc, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait(timeout=20)
         if log_path:
             log.close()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the app's whole process group (the app, and a wrapper such as strace)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _rss_mb(pid: int | None) -> float | None:
