@@ -204,16 +204,25 @@ def _log_loss(examples: list[Example], params: Params) -> float:
 
 
 def choose_thresholds(scored: list[tuple[Example, float, bool]]) -> tuple[float, float]:
-    """(confident, tentative) from out-of-fold (example, best probability, right) triples."""
-    ranked = sorted(scored, key=lambda t: -t[1])
-    confident, right = 1.0, 0
-    for n, (example, p, ok) in enumerate(ranked, 1):
-        right += bool(example.answers) and ok
-        if right / n >= TARGET_PRECISION:
-            confident = p
+    """(confident, tentative) from out-of-fold (example, best probability, right) triples.
+
+    The out-of-fold probabilities are first calibrated to the chance of being right (a
+    one-feature logistic fit on their log-odds), so that the confident threshold — the
+    lowest at which the answers above it are right :data:`TARGET_PRECISION` of the time —
+    follows a smooth curve rather than the noise of a few questions."""
+    from sklearn.linear_model import LogisticRegression
+
+    probs = np.clip(np.array([p for _, p, _ in scored]), 1e-6, 1 - 1e-6)
+    right = np.array([bool(e.answers) and ok for e, _, ok in scored])
+    logits = np.log(probs / (1 - probs))[:, None]
+    chance = LogisticRegression().fit(logits, right).predict_proba(logits)[:, 1] if 0 < right.sum() < len(right) else right.astype(float)
+    order = np.argsort(-probs)
+    precision = np.cumsum(chance[order]) / np.arange(1, len(order) + 1)
+    passing = np.nonzero(precision >= TARGET_PRECISION)[0]
+    confident = float(probs[order][passing[-1]]) if len(passing) else 1.0
     holding = sorted(p for e, p, ok in scored if e.answers and ok)
     tentative = holding[int(MAX_HIDDEN * len(holding))] if holding else 0.0
-    return float(confident), float(min(tentative, confident))
+    return confident, float(min(tentative, confident))
 
 
 def fit(examples: list[Example]) -> AnswerModel:
