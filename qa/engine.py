@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 
+from .answer import Answer, Answerer
 from .config import Settings
 from .embedding import Embedder
-from .index import IndexError, build_index, load_index
-from .answer import Answer, Answerer
 from .features import FEATURES
+from .index import IndexError, build_index, load_index
 from .model import Fitted, load_fitted
 from .retrieval import Passage, Retriever
 

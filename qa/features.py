@@ -21,7 +21,7 @@ import numpy as np
 from .chunking import Sentence
 from .question import Question
 from .retrieval import Passage, Retriever
-from .vocabulary import DATE, FIGURE, OFFICE, PER_UNIT, figure_kind, is_reason, thesaurus
+from .vocabulary import DATE, FIGURE, OFFICE, PER_UNIT, PREFERRED_PERIODS, figure_kind, is_reason, thesaurus
 
 __all__ = ["FEATURES", "FLAG_REASONS", "Candidate", "candidates", "coverage", "reasons", "CANDIDATE_PASSAGES"]
 
@@ -84,7 +84,6 @@ FLAG_REASONS = {
 
 _FIGURE_KINDS = {"percent", "money", "count", "area"}
 _CJK_BIGRAM = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
-_PREFERRED = {"review": {"review"}, "plan": {"plan"}, "this_year": {"plan", "current"}}
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,9 @@ def _near_figure(question: Question, text: str, figures: list[re.Match]) -> floa
     best = 0.0
     for m in figures:
         before = text[max(0, m.start() - NEAR_FIGURE_CHARS) : m.start()]
-        best = max(best, sum(w for t, w in zip(question.tokens, question.weights) if len(t) > 1 and _names(t, before, 1.0)))
+        best = max(
+            best, sum(w for t, w in zip(question.tokens, question.weights) if len(t) > 1 and _names(t, before, 1.0))
+        )
     return best / total
 
 
@@ -153,7 +154,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
     asks_figure = "figure" in question.types and "definition" not in question.types
     asks_date = "date" in question.types
     english = question.language == "en"
-    covered_years = {retriever.year, retriever.year - 1} if retriever.year else set()
+    covered_years = retriever.covered_years
     out: list[Candidate] = []
     for rank, passage in enumerate(passages):
         context = f"{passage.section} {passage.text}"
@@ -163,7 +164,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
         # a comparison the report may well answer).
         uncovered = [y for y in question.years if y not in covered_years and str(y) not in context]
         uncovered = uncovered if not question.years & covered_years else []
-        preferred = _PREFERRED.get(question.period or "", set())
+        preferred = PREFERRED_PERIODS.get(question.period or "", set())
         for sentence, vector in retriever.sentences(passage.chunk_id):
             text = sentence.text
             sim = float(vector @ query)
@@ -200,7 +201,9 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 "name_fit": float("name" in question.types and bool(OFFICE.search(text))),
                 "year_uncovered": float(bool(uncovered)),
                 "period_match": float(bool(preferred) and passage.period in preferred),
-                "period_mismatch": float(bool(preferred) and passage.period is not None and passage.period not in preferred),
+                "period_mismatch": float(
+                    bool(preferred) and passage.period is not None and passage.period not in preferred
+                ),
                 "place_absent": float(bool(question.places_absent)),
                 "about_cover": float(question.about_report and passage.kind in ("cover", "closing")),
                 "english": float(english),
@@ -213,8 +216,10 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
     return out
 
 
-_MARGINS = ((FEATURES.index("dense"), FEATURES.index("dense_margin")),
-            (FEATURES.index("coverage"), FEATURES.index("coverage_margin")))
+_MARGINS = (
+    (FEATURES.index("dense"), FEATURES.index("dense_margin")),
+    (FEATURES.index("coverage"), FEATURES.index("coverage_margin")),
+)
 
 
 def _margins(found: list[Candidate]) -> None:
@@ -234,13 +239,12 @@ def _margins(found: list[Candidate]) -> None:
 def reasons(question: Question, candidate: Candidate, retriever: Retriever) -> list[str]:
     """Plain words for the flags that fired on a candidate (empty when none did)."""
     values = dict(zip(FEATURES, candidate.features))
-    covered = {retriever.year, retriever.year - 1} if retriever.year else set()
     fill = {
         "absent": "、".join(question.absent),
         "kinds": "、".join(sorted(question.types & _FIGURE_KINDS)),
         "unit": question.unit or "",
         "counted": question.counted or "",
-        "years": "、".join(str(y) for y in sorted(question.years - covered)),
+        "years": "、".join(str(y) for y in sorted(question.years - retriever.covered_years)),
         "places": "、".join(question.places_absent),
     }
     out = []
@@ -248,4 +252,3 @@ def reasons(question: Question, candidate: Candidate, retriever: Retriever) -> l
         if values[name] > (0.3 if name == "absent_share" else 0.0):
             out.append(template.format(**fill))
     return out
-

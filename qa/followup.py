@@ -28,6 +28,7 @@ _POINTERS = re.compile(
     r"|它们?|这里|那里|这儿|那儿|\b(?:it|this|that|they|there)\b",
     re.I,
 )
+_TIME = re.compile("|".join(sorted((re.escape(w) for w in TIME_WORDS), key=len, reverse=True)) + r"|(?:19|20)\d\d年?")
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,20})[”\"」』]")
 
 
@@ -89,7 +90,7 @@ def resolve_followup(
             return previous.replace(term, core, 1)  # 那六保呢 after 六稳指什么
     quoted = _QUOTED.search(previous)
     if quoted and quoted.group(1) not in core:
-        return previous.replace(quoted.group(1), core.strip("“”\"「」『』"), 1)
+        return previous.replace(quoted.group(1), core.strip('“”"「」『』'), 1)
     if asked_types(core):
         return f"{_topic(previous, glossary_terms)} {core}"
     return f"{core} {previous}"  # 那税收呢 after 去年收入增长多少
@@ -102,6 +103,3 @@ def _has_topic(text: str) -> bool:
 def _time_words(question: str) -> str:
     """The time words of a question, in order (今年, 2019年, 去年…)."""
     return "".join(m.group(0) for m in _TIME.finditer(question))
-
-
-_TIME = re.compile("|".join(sorted((re.escape(w) for w in TIME_WORDS), key=len, reverse=True)) + r"|(?:19|20)\d\d年?")

@@ -286,7 +286,9 @@ def load_index(settings: Settings | None = None, model_fingerprint: str | None =
         bm25 = bm25s.BM25.load(str(build / "bm25"))
         terms = (build / "terms.txt").read_text(encoding="utf-8").split("\n")
         sentences = [Sentence(**d) for d in json.loads((build / "sentences.json").read_text(encoding="utf-8"))]
-        sentence_vectors = np.load(build / "sentences.npy", allow_pickle=False, mmap_mode="r")  # FAISS keeps its own copy
+        sentence_vectors = np.load(
+            build / "sentences.npy", allow_pickle=False, mmap_mode="r"
+        )  # FAISS keeps its own copy
     except Exception as exc:  # checksums matched but the content does not parse
         raise IndexCorruptError(f"index at {build} cannot be read ({exc}); rebuild with: {FIX_COMMAND}") from None
     if (

@@ -64,12 +64,6 @@ class AnswerModel:
         z = ((matrix - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
-    def contributions(self, row: np.ndarray) -> dict[str, float]:
-        """Each feature's share of the log-odds for one candidate (why it scored so)."""
-        z = (row - np.asarray(self.mean)) / np.asarray(self.scale) * np.asarray(self.coef)
-        return dict(zip(self.features, z.tolist()))
-
-
 
 @dataclass(frozen=True)
 class Fitted:

@@ -18,13 +18,12 @@ from .vocabulary import (
     ASK_WORD,
     PER_UNIT,
     TIME_WORDS,
-    asked_types,
     asked_object_text,
+    asked_types,
     asked_unit,
     asks_plan,
     expansions,
     is_place,
-    thesaurus,
     years_named,
 )
 
@@ -88,12 +87,8 @@ def analyze(text: str, retriever) -> Question:
     )
     n = max(len(retriever.index.chunks), 1)
     weights = tuple(math.log(1 + n / (1 + retriever.doc_freq.get(t, 0))) for t in tokens)
-    known = thesaurus()
     absent = tuple(
-        t
-        for t in tokens
-        if _CJK.search(t) and t not in report and not any(w in report for w in known.get(t, ()))
-        and not any(w in report for w in expansions(t))
+        t for t in tokens if _CJK.search(t) and t not in report and not any(w in report for w in expansions(t))
     )
     after_ask = asked_object_text(normalized)
     counted = next(iter(retriever.analyzer.words(after_ask)), None) if after_ask else None

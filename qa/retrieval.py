@@ -17,11 +17,10 @@ from __future__ import annotations
 import copy
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-
-from collections import Counter
 
 from .chunking import Chunk, Sentence
 from .config import MAX_K, MAX_QUESTION_CHARS, Settings
@@ -29,13 +28,12 @@ from .documents import match_form, term_keys
 from .index import ReportIndex, make_faiss_index
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
-from .vocabulary import ABOUT_DOCUMENT, is_place, period_cues, place_level
+from .vocabulary import ABOUT_DOCUMENT, PREFERRED_PERIODS, is_place, period_cues, place_level
 
 __all__ = ["Passage", "Retriever", "validate_question", "validate_k"]
 
 #: Sentences whose similarity to a question calibrates how similar "unrelated" is.
 CALIBRATION_SAMPLE = 5000
-
 
 
 @dataclass(frozen=True)
@@ -90,10 +88,6 @@ def validate_k(k) -> int:
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
     return k
-
-
-#: Passage periods (see ``Chunk.period``) that each question period prefers.
-_PREFERRED = {"review": {"review"}, "plan": {"plan"}, "this_year": {"plan", "current"}}
 
 
 def subject_words(cover_words) -> frozenset[str]:
@@ -159,6 +153,11 @@ class Retriever:
         """The report's own year (今年), from its cover date."""
         return self.index.year
 
+    @property
+    def covered_years(self) -> set[int]:
+        """The years the report speaks of: its own and the one it reviews."""
+        return {self.year, self.year - 1} if self.year is not None else set()
+
     def question_period(self, question: str) -> str | None:
         """Which part of the report the question's time words point to (see
         :func:`qa.vocabulary.period_cues`)."""
@@ -222,7 +221,9 @@ class Retriever:
             return np.empty(0, dtype=np.int64)
         vec = self.embedder.encode_query(query)[None, :]
         with self._faiss_lock:
-            _, ids = self._sentence_dense.search(np.ascontiguousarray(vec, dtype=np.float32), min(4 * n, self._sentence_dense.ntotal))
+            _, ids = self._sentence_dense.search(
+                np.ascontiguousarray(vec, dtype=np.float32), min(4 * n, self._sentence_dense.ntotal)
+            )
         chunks = self._sentence_chunk[ids[0][ids[0] >= 0]]
         return np.array(list(dict.fromkeys(chunks.tolist()))[:n], dtype=np.int64)
 
@@ -260,7 +261,7 @@ class Retriever:
         period = self.question_period(query)
         if period:
             for pos in fused:
-                if self._periods[pos] in _PREFERRED[period]:
+                if self._periods[pos] in PREFERRED_PERIODS[period]:
                     fused[pos] += w.period * unit
         return fused
 

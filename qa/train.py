@@ -39,11 +39,20 @@ from . import console
 from .eval import holds
 from .features import FEATURES, Candidate
 from .model import DEFAULT_MODEL_PATH, AnswerModel, Fitted, Fusion
-from .question import Question
+from .question import Question, analyze
+from .vocabulary import strip_time
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Example", "collect", "contrasts", "fit", "cross_validated_models", "training_examples", "untrained_answerer"]
+__all__ = [
+    "Example",
+    "collect",
+    "contrasts",
+    "fit",
+    "cross_validated_models",
+    "training_examples",
+    "untrained_answerer",
+]
 
 #: Confident answers must be right at least this often (out of fold).
 TARGET_PRECISION = 0.95
@@ -60,9 +69,22 @@ FUSION_GRID = {"bm25": (1.0, 1.5, 2.0), "sentence": (0.5, 1.0, 1.5), "period": (
 CONTRAST_PLACES = ("朝阳区", "天河区", "武侯区", "鼓楼区", "西湖区", "南山区", "浦东新区", "江宁区")
 CONTRAST_THINGS = ("大学", "地铁站", "机场", "电影院", "体育馆", "加油站", "博物馆", "养老院", "高铁站", "港口")
 CONTRAST_INDICATORS = (
-    "常住人口", "人均生产总值", "商品房均价", "PM2.5浓度", "森林覆盖率", "城镇化率", "进出口总额",
-    "研发经费投入", "户籍人口", "出生率", "地方政府债务余额", "医院床位数", "公交线路", "年降水量",
+    "常住人口",
+    "人均生产总值",
+    "商品房均价",
+    "PM2.5浓度",
+    "森林覆盖率",
+    "城镇化率",
+    "进出口总额",
+    "研发经费投入",
+    "户籍人口",
+    "出生率",
+    "地方政府债务余额",
+    "医院床位数",
+    "公交线路",
+    "年降水量",
 )
+
 
 @dataclass
 class Example:
@@ -112,9 +134,6 @@ def _shown_text(c: Candidate) -> str:
 
 def contrasts(examples: list[Example], answerer) -> list[Example]:
     """Questions the report does not answer, made from answerable written ones."""
-    from .question import analyze
-    from .vocabulary import strip_time
-
     retriever = answerer.retriever
     report = retriever.report_text
     year = retriever.year
@@ -162,8 +181,13 @@ def _fit_lr(examples: list[Example], params: Params) -> AnswerModel:
     lr = LogisticRegression(C=c, max_iter=5000)
     lr.fit((x - mean) / scale, y, sample_weight=w)
     return AnswerModel(
-        FEATURES, tuple(mean.tolist()), tuple(scale.tolist()), tuple(lr.coef_[0].tolist()), float(lr.intercept_[0]),
-        confident=0.5, tentative=0.0,
+        FEATURES,
+        tuple(mean.tolist()),
+        tuple(scale.tolist()),
+        tuple(lr.coef_[0].tolist()),
+        float(lr.intercept_[0]),
+        confident=0.5,
+        tentative=0.0,
     )
 
 
@@ -215,7 +239,11 @@ def choose_thresholds(scored: list[tuple[Example, float, bool]]) -> tuple[float,
     probs = np.clip(np.array([p for _, p, _ in scored]), 1e-6, 1 - 1e-6)
     right = np.array([bool(e.answers) and ok for e, _, ok in scored])
     logits = np.log(probs / (1 - probs))[:, None]
-    chance = LogisticRegression().fit(logits, right).predict_proba(logits)[:, 1] if 0 < right.sum() < len(right) else right.astype(float)
+    chance = (
+        LogisticRegression().fit(logits, right).predict_proba(logits)[:, 1]
+        if 0 < right.sum() < len(right)
+        else right.astype(float)
+    )
     order = np.argsort(-probs)
     precision = np.cumsum(chance[order]) / np.arange(1, len(order) + 1)
     passing = np.nonzero(precision >= TARGET_PRECISION)[0]
@@ -281,8 +309,11 @@ def tune_fusion(items: list[dict], answerer) -> tuple[Fusion, dict]:
         choice = int(np.argmax(table[:, folds != fold].mean(axis=1)))
         cv[folds == fold] = table[choice, folds == fold]
         agree += grid[choice] == best
-    info = {"mrr_in_sample": round(float(table[grid.index(best)].mean()), 4),
-            "mrr_cross_validated": round(float(cv.mean()), 4), "folds_agreeing": agree}
+    info = {
+        "mrr_in_sample": round(float(table[grid.index(best)].mean()), 4),
+        "mrr_cross_validated": round(float(cv.mean()), 4),
+        "folds_agreeing": agree,
+    }
     return best, info
 
 
@@ -296,8 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     from .engine import default_engine
     from .eval import load_questions
 
-    parser = argparse.ArgumentParser(prog="python -m qa.train", description="Fit the fusion weights and the answer model.")
-    parser.add_argument("questions", nargs="?", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "dev.jsonl"))
+    parser = argparse.ArgumentParser(
+        prog="python -m qa.train", description="Fit the fusion weights and the answer model."
+    )
+    parser.add_argument(
+        "questions", nargs="?", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "dev.jsonl")
+    )
     parser.add_argument("--out", default=str(DEFAULT_MODEL_PATH), help="where to write the fitted weights (JSON)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -316,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     answerer.retriever = answerer.retriever.with_fusion(fusion)
     model = fit(training_examples(items, answerer))
-    model = AnswerModel(**{**model.__dict__, "info": {**model.info, "source": Path(args.questions).name, "fusion": fusion_info}})
+    model = AnswerModel(
+        **{**model.__dict__, "info": {**model.info, "source": Path(args.questions).name, "fusion": fusion_info}}
+    )
     Fitted(fusion, model).save(args.out)
     print(
         f"answer model: {model.info['questions']} questions (+{model.info['contrast_questions']} contrast), "

@@ -34,6 +34,7 @@ __all__ = [
     "strip_plan",
     "strip_ask",
     "asks_plan",
+    "PREFERRED_PERIODS",
     "ABOUT_DOCUMENT",
     "is_reason",
     "PER_UNIT",
@@ -128,7 +129,9 @@ def figure_kind(figure: str) -> str:
 # -- what a question asks for -------------------------------------------------------------
 
 #: Units of measure a question may ask in (多少微克每立方米, 多少千瓦).
-_MEASURE_UNITS = "微克|毫克|克|公斤|千克|吨|立方米|平方米|平方公里|公顷|亩|公里|千米|米|千瓦时|千瓦|兆瓦|度|小时|分钟|天|岁"
+_MEASURE_UNITS = (
+    "微克|毫克|克|公斤|千克|吨|立方米|平方米|平方公里|公顷|亩|公里|千米|米|千瓦时|千瓦|兆瓦|度|小时|分钟|天|岁"
+)
 #: The kinds of answer a question can ask for, each recognised by Chinese and English cues.
 _ASKS: dict[str, re.Pattern] = {
     "percent": re.compile(
@@ -136,26 +139,36 @@ _ASKS: dict[str, re.Pattern] = {
         r"|\b(?:percent|percentage|rate|share|growth)\b",
         re.I,
     ),
-    "money": re.compile(r"多少钱|几多钱|多少元|多少万|多少亿|金额|资金|投资额|总投资|投了多少|花了?多少|\bhow much\b|\byuan\b|\bmoney\b|\bcost", re.I),
+    "money": re.compile(
+        r"多少钱|几多钱|多少元|多少万|多少亿|金额|资金|投资额|总投资|投了多少|花了?多少|\bhow much\b|\byuan\b|\bmoney\b|\bcost",
+        re.I,
+    ),
     "count": re.compile(
         rf"多少(?:{_COUNT_UNITS})|(?<![哪这那前后好十几])几(?:{_COUNT_UNITS}|类|种|级)|\bhow many\b|\bnumber of\b"
         # 多少 before a noun that is no money or measure counts things (多少群众, 多少企业)
         rf"|多少(?=[\u4e00-\u9fff])(?!钱|元|万|亿|个百分点|了|呢|吗|啊|呀|吧|的|啦|{_MEASURE_UNITS})",
-        re.I
+        re.I,
     ),
     "area": re.compile(r"面积|多大|多少(?:平方米|平米|亩|公顷|公里)|\bhow (?:big|large)\b|\barea\b", re.I),
-    "figure": re.compile(r"多少|几多|多高|多快|多长|总额|总量|规模|数量|(?<![哪这那前后好十几])几(?![乎])|\bhow (?:much|many|high|fast)\b|\bvalue\b|\btotal\b", re.I),
+    "figure": re.compile(
+        r"多少|几多|多高|多快|多长|总额|总量|规模|数量|(?<![哪这那前后好十几])几(?![乎])|\bhow (?:much|many|high|fast)\b|\bvalue\b|\btotal\b",
+        re.I,
+    ),
     "date": re.compile(
-        r"什么时候|何时|哪天|哪一天|几月|哪年|哪一年|日期|几号|多久|啥时候|\bwhen\b|\bwhat date\b|\bwhich day\b|\bwhat year\b", re.I
+        r"什么时候|何时|哪天|哪一天|几月|哪年|哪一年|日期|几号|多久|啥时候|\bwhen\b|\bwhat date\b|\bwhich day\b|\bwhat year\b",
+        re.I,
     ),
     "definition": re.compile(
-        r"什么是|是什么|指的是|指什么|是指|意思|含义|是啥|啥是|啥意思|怎么回事|干嘛的|干什么的|做什么的|是干啥|\bmean|\bwhat (?:is|are|does)\b|\bdefin", re.I
+        r"什么是|是什么|指的是|指什么|是指|意思|含义|是啥|啥是|啥意思|怎么回事|干嘛的|干什么的|做什么的|是干啥|\bmean|\bwhat (?:is|are|does)\b|\bdefin",
+        re.I,
     ),
     "list": re.compile(r"哪些|哪几|包括|有什么|有哪|都有|分别|\bwhich\b|\bwhat kinds?\b|\blist\b", re.I),
     "name": re.compile(r"谁|叫什么|名字|哪个(?:单位|部门|会|人)|什么会|\bwho\b|\bname\b", re.I),
     "place": re.compile(r"哪里|哪儿|在哪|什么地方|地址|\bwhere\b", re.I),
     "reason": re.compile(r"为什么|为啥|原因|怎么会|\bwhy\b", re.I),
-    "yesno": re.compile(r"吗[？?]?$|是不是|有没有|会不会|能不能|让不让|可不可以|^(?:is|are|does|do|did|can|will)\b", re.I),
+    "yesno": re.compile(
+        r"吗[？?]?$|是不是|有没有|会不会|能不能|让不让|可不可以|^(?:is|are|does|do|did|can|will)\b", re.I
+    ),
 }
 ANSWER_TYPES = tuple(_ASKS)
 
@@ -214,7 +227,9 @@ OFFICE = re.compile(r"区长|市长|县长|省长|镇长|乡长|书记|主任|�
 #: A word that names a place: a name ending in an administrative suffix (安阳市, 柏庄镇)…
 _PLACE_WORD = re.compile(r"^[\u4e00-\u9fff]{1,4}(?:省|市|县|区|镇|乡)$")
 #: …unless it ends in a common noun that only looks like one (小区, 全市, 超市).
-_NOT_A_PLACE = re.compile(r"(?:小|社|园|景|片|辖|城|新|山|街|专|校|厂|老|全|本|各|城|都|超|夜|股|楼|集|门)[区市县镇乡]$")
+_NOT_A_PLACE = re.compile(
+    r"(?:小|社|园|景|片|辖|城|新|山|街|专|校|厂|老|全|本|各|城|都|超|夜|股|楼|集|门)[区市县镇乡]$"
+)
 
 
 _PLACE_LEVELS = {"省": 0, "市": 1, "县": 2, "区": 2, "镇": 3, "乡": 3}
@@ -229,11 +244,24 @@ def is_place(word: str) -> bool:
     """Whether a word names a place (安阳市, 北关区, 柏庄镇), not 小区 or 全市."""
     return bool(_PLACE_WORD.match(word)) and not _NOT_A_PLACE.search(word) and len(word) >= 3
 
+
 # -- time --------------------------------------------------------------------------------
 
 #: Relative year words and their offset from the report's own year.
-RELATIVE_YEARS = {"今年": 0, "本年": 0, "当年": 0, "去年": -1, "上年": -1, "上一年": -1, "前年": -2, "明年": 1, "后年": 2,
-                  "this year": 0, "last year": -1, "next year": 1}
+RELATIVE_YEARS = {
+    "今年": 0,
+    "本年": 0,
+    "当年": 0,
+    "去年": -1,
+    "上年": -1,
+    "上一年": -1,
+    "前年": -2,
+    "明年": 1,
+    "后年": 2,
+    "this year": 0,
+    "last year": -1,
+    "next year": 1,
+}
 #: Words that pick a period without naming a topic.
 TIME_WORDS = frozenset([*RELATIVE_YEARS, "年内", "今后", "过去一年", "年底", "年初"])
 _FULL_YEAR = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
@@ -295,6 +323,10 @@ _ASK_TAIL = re.compile(
 def strip_ask(question: str) -> str:
     """The question without its closing ask (是多少, 有哪些, 是什么…): its topic."""
     return _ASK_TAIL.sub("", question)
+
+
+#: The parts of a report (see ``Chunk.period``) that each question period points to.
+PREFERRED_PERIODS = {"review": {"review"}, "plan": {"plan"}, "this_year": {"plan", "current"}}
 
 
 def asks_plan(question: str) -> bool:

@@ -222,7 +222,9 @@ def retry(engine: Engine, chat: list, raw: list, k, pause: float = 0.01) -> Iter
         yield chat, raw, gr.skip(), ""
         return
     shown = _last_user(chat)
-    yield from respond(engine, raw[last]["content"], chat[: len(chat) if shown is None else shown], raw[:last], k, pause)
+    yield from respond(
+        engine, raw[last]["content"], chat[: len(chat) if shown is None else shown], raw[:last], k, pause
+    )
 
 
 def undo(chat: list, raw: list) -> tuple[list, list, str]:

@@ -67,7 +67,12 @@ def test_not_found_reply_says_so_and_lists_related_passages(engine):
 
 @pytest.mark.parametrize(
     "question",
-    ["北关区常住人口有多少？", "2015年北关区生产总值是多少", "朝阳区去年生产总值是多少", "区政府办公地址在哪，电话多少？"],
+    [
+        "北关区常住人口有多少？",
+        "2015年北关区生产总值是多少",
+        "朝阳区去年生产总值是多少",
+        "区政府办公地址在哪，电话多少？",
+    ],
 )
 def test_questions_the_report_does_not_answer_get_no_confident_answer(question):
     a = qa.answer(question)

@@ -18,7 +18,9 @@ from qa.config import OFFLINE_ENVIRONMENT
 from .conftest import running_app
 
 STRACE = shutil.which("strace")
-_ADDRESS = re.compile(r'connect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), (?:sin_addr=inet_addr|inet_pton\(AF_INET6)\(?"([^"]+)"')
+_ADDRESS = re.compile(
+    r'connect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), (?:sin_addr=inet_addr|inet_pton\(AF_INET6)\(?"([^"]+)"'
+)
 
 
 def _outside_loopback(trace: str) -> list[str]:

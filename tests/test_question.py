@@ -48,7 +48,12 @@ def test_asked_unit_ignores_generic_classifiers():
 
 def test_figure_kinds():
     assert [figure_kind(f) for f in ("139.66亿元", "2.9%", "109人", "5座", "3.5万平方米", "三分之一")] == [
-        "money", "percent", "count", "count", "area", "percent"
+        "money",
+        "percent",
+        "count",
+        "count",
+        "area",
+        "percent",
     ]
 
 
