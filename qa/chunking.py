@@ -21,7 +21,7 @@ __all__ = ["Chunk", "Sentence", "chunk_document", "sentences_of", "CHUNKER_VERSI
 
 #: Bump when chunk boundaries or fields change: a saved index built by another
 #: version is then reported stale.
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"
 #: A sentence shorter than this is a topic line (``创新招商引资。``): it is quoted
 #: together with the sentence after it.
 TOPIC_LINE_CHARS = 14
@@ -55,6 +55,8 @@ class Chunk:
     #: (the report's year so far, told in the review), ``plan`` (the report's year's
     #: targets and work) or None (cover, imprint, glossary).
     period: str | None = None
+    #: The id of the document it comes from (see :mod:`qa.index`).
+    document: str = ""
 
     @property
     def section(self) -> str:
@@ -127,8 +129,9 @@ def _same_section(a: Block, b: Block) -> bool:
     )
 
 
-def chunk_document(doc: Document) -> list[Chunk]:
-    """Chunks of ``doc`` in reading order."""
+def chunk_document(doc: Document, document_id: str = "") -> list[Chunk]:
+    """Chunks of ``doc`` in reading order; their ids begin with ``document_id``, so
+    that passages of different documents never share one."""
     # 1. Merge tiny blocks into a neighbour of the same section: (first, last) block spans.
     spans: list[list[Block]] = []
     for block in doc.blocks:
@@ -155,6 +158,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
             end = start + len(piece)
             offset += len(raw_piece)
             digest = hashlib.sha1(f"{first.heading}|{piece}".encode()).hexdigest()[:10]
+            digest = f"{document_id}-{digest}" if document_id else digest
             chunk_id = digest if digest not in seen else f"{digest}-{len(chunks)}"
             seen.add(chunk_id)
             page = doc.page_at(start)
@@ -171,6 +175,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
                     kind=first.kind,
                     pages=tuple(range(page, last + 1)) if page is not None and last is not None else (),
                     period=period_of(first, piece),
+                    document=document_id,
                 )
             )
     return chunks

@@ -67,3 +67,30 @@ def running_app(data_dir: Path, *args: str, env: dict | None = None, **options):
     environment = {"QA_DATA_DIR": str(data_dir), **(env or {})}
     with start(*args, env=environment, log_path=data_dir / "app.log", **options) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def report_pdf(tmp_path_factory) -> Path:
+    """The bundled report printed to PDF with its original pages (headless Chromium)."""
+    from tests.fixtures import chromium_path
+    from tests.fixtures import report_pdf as make
+
+    if chromium_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium fonts-wqy-zenhei)")
+    return make(tmp_path_factory.mktemp("pdf") / "北关区2020年政府工作报告.pdf")
+
+
+@pytest.fixture(scope="session")
+def report_docx(tmp_path_factory) -> Path:
+    from tests.fixtures import report_docx as make
+
+    return make(tmp_path_factory.mktemp("docx") / "北关区2020年政府工作报告.docx")
+
+
+@pytest.fixture(scope="session")
+def second_report(tmp_path_factory) -> Path:
+    from tests.fixtures import second_report as make
+
+    return make(tmp_path_factory.mktemp("second") / "文峰区2021年政府工作报告.txt")
