@@ -1,8 +1,11 @@
-"""报告问答 (report QA): cited retrieval over the 2020 government work report of 安阳市北关区.
+"""报告问答 (report QA): cited answers from Chinese government work reports.
+
+The bundled corpus is the 2020 government work report of 安阳市北关区; add more with
+``qa-index add FILE`` (PDF, Word, text, Markdown) and ask across them or within some.
 
 >>> import qa
 >>> best = qa.retrieve("今年建筑业税收目标是多少")[0]
->>> best.text, best.section, best.page
+>>> best.text, best.section, best.page, best.document_title
 """
 
 from __future__ import annotations
@@ -14,12 +17,23 @@ apply_offline_environment()  # before any library that could phone home is impor
 from .answer import Answer  # noqa: E402
 from .config import Settings  # noqa: E402
 from .engine import Engine, default_engine  # noqa: E402
-from .index import IndexCorruptError, IndexError, IndexMissingError, IndexStaleError, build_index, load_index  # noqa: E402
+from .index import (  # noqa: E402
+    DocumentError,
+    DocumentInfo,
+    IndexCorruptError,
+    IndexError,
+    IndexMissingError,
+    IndexStaleError,
+    build_index,
+    load_index,
+)
 from .retrieval import Passage  # noqa: E402
 
 __all__ = [
     "Answer",
     "answer",
+    "DocumentError",
+    "DocumentInfo",
     "Engine",
     "IndexCorruptError",
     "IndexError",
@@ -28,34 +42,45 @@ __all__ = [
     "Passage",
     "Settings",
     "build_index",
+    "list_documents",
     "load_index",
     "retrieve",
 ]
 __version__ = "0.1.0"
 
 
-def retrieve(question: str, k: int = 5) -> list[Passage]:
-    """The ``k`` passages of the report that best answer ``question``, best first.
+def retrieve(question: str, k: int = 5, documents: list[str] | None = None) -> list[Passage]:
+    """The ``k`` passages that best answer ``question``, best first, from ``documents``
+    (a list of document ids as :func:`list_documents` gives them; None: all).
 
-    Raises TypeError if ``question`` is not a str, ValueError if it is empty, longer than
-    1,000 characters, or ``k`` is outside 1..50, and :class:`qa.IndexError` if the index is
-    missing, corrupt or stale (the message names the command that fixes it).
+    Raises TypeError if ``question`` is not a str or ``documents`` not a list of str,
+    ValueError if the question is empty or longer than 1,000 characters, ``k`` is outside
+    1..50 or a document id is unknown, and :class:`qa.IndexError` if the index is corrupt
+    or stale (the message names the command that fixes it).
     """
-    from .retrieval import validate_k, validate_question
+    from .retrieval import validate_documents, validate_k, validate_question
 
     validate_question(question)
     validate_k(k)
-    return default_engine().retrieve(question, k)
+    validate_documents(documents)
+    return default_engine().retrieve(question, k, documents)
 
 
-def answer(question: str, history: list[dict] | None = None) -> Answer:
+def answer(question: str, history: list[dict] | None = None, documents: list[str] | None = None) -> Answer:
     """An extractive, cited answer to ``question`` (see :class:`qa.Answer`).
 
     ``history`` is the conversation so far in Gradio's messages format; an elliptical
-    follow-up ("那去年呢") is completed from the previous user question. Same input rules
-    as :func:`retrieve`; a malformed ``history`` raises ValueError.
+    follow-up ("那去年呢") is completed from the previous user question. ``documents``
+    limits the answer to some documents (ids; None: all). Same input rules as
+    :func:`retrieve`; a malformed ``history`` raises ValueError.
     """
-    from .retrieval import validate_question
+    from .retrieval import validate_documents, validate_question
 
     validate_question(question)
-    return default_engine().answer(question, history)
+    validate_documents(documents)
+    return default_engine().answer(question, history, documents)
+
+
+def list_documents() -> list[DocumentInfo]:
+    """The documents in the index: id, title, year, pages, passages, source (file name)."""
+    return default_engine().documents()

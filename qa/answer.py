@@ -13,6 +13,11 @@ stands on. The reply depends on that probability:
 - nothing close: "nothing found" with the related passages (``found=False``).
 
 ``reason`` says why a reply is not confident; it is logged at debug level.
+
+With several documents indexed, a question may be asked of some of them
+(``documents``), every citation names its document, a quote from a report of another
+year than the question names says so, and a comparison (两年…各是多少) quotes the best
+sentence of each report that answers confidently.
 """
 
 from __future__ import annotations
@@ -28,13 +33,17 @@ from .followup import resolve_followup
 from .model import AnswerModel
 from .question import Question, analyze
 from .retrieval import Passage, Retriever, clean_text_input, validate_question
-from .vocabulary import DATE, FIGURE, figure_kind
+from .vocabulary import DATE, FIGURE, asks_comparison, figure_kind
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Answer", "Answerer", "validate_history", "CONFIDENT", "TENTATIVE", "NOT_FOUND"]
 
 RELATED_PASSAGES = 3
+#: At most this many reports are quoted side by side for a comparison.
+MAX_COMPARED = 4
+#: ...chosen among the documents of this many top passages.
+COMPARED_FROM = 10
 CONFIDENT, TENTATIVE, NOT_FOUND = "confident", "tentative", "not_found"
 TENTATIVE_LEAD = "报告中没有直接回答这个问题；最接近的原文是："
 
@@ -63,6 +72,9 @@ class Answer:
     kind: str = NOT_FOUND
     page: int | None = None
     cited: str = ""
+    #: The id and title of the document quoted (the first one for a comparison).
+    document: str = ""
+    document_title: str = ""
 
 
 def validate_history(history) -> list[dict]:
@@ -110,56 +122,166 @@ class Answerer:
         self.retriever = retriever
         self.model = model
 
-    def analyze(self, question: str, history: list[dict] | None = None) -> Question:
+    def _scoped(self, documents) -> Retriever:
+        """The retriever for ``documents`` (None: the documents this answerer searches)."""
+        return self.retriever if documents is None else self.retriever.scoped(documents)
+
+    def _answering(self, text: str, documents) -> Retriever:
+        """Where a (completed) question is answered: among reports of several years, the
+        ones it is about (see :meth:`Retriever.preferred_documents`); a comparison asks
+        them all."""
+        retriever = self._scoped(documents)
+        preferred = None if asks_comparison(text) else retriever.preferred_documents(text)
+        return retriever.scoped(preferred) if preferred else retriever
+
+    def _resolve(self, question: str, history: list[dict] | None, documents) -> str:
+        retriever = self._scoped(documents)
+        return resolve_followup(question, validate_history(history), retriever.glossary_terms, retriever.year)
+
+    def analyze(self, question: str, history: list[dict] | None = None, documents=None) -> Question:
         """The analysed question, a follow-up completed from ``history``."""
-        turns = validate_history(history)
-        resolved = resolve_followup(question, turns, self.retriever.glossary_terms, self.retriever.year)
-        return analyze(resolved, self.retriever)
+        resolved = self._resolve(question, history, documents)
+        return analyze(resolved, self._answering(resolved, documents))
 
-    def candidates(self, question: Question) -> tuple[list[Passage], list[Candidate]]:
+    def candidates(self, question: Question, documents=None) -> tuple[list[Passage], list[Candidate]]:
         """The retrieved passages and the candidate sentences of the best of them."""
-        passages = self.retriever.search(question.text, k=max(RELATED_PASSAGES, 5))
-        return passages, candidates(question, passages, self.retriever)
+        retriever = self._answering(question.text, documents)
+        passages = retriever.search(question.text, k=max(RELATED_PASSAGES, 5))
+        return passages, candidates(question, passages, retriever)
 
-    def answer(self, question: str, history: list[dict] | None = None) -> Answer:
+    def answer(self, question: str, history: list[dict] | None = None, documents=None) -> Answer:
+        """Answer ``question`` from ``documents`` (ids; None: those of the retriever)."""
         question = validate_question(question)
-        q = self.analyze(question, history)
-        passages, found = self.candidates(q)
+        resolved = self._resolve(question, history, documents)
+        everywhere = self._scoped(documents)
+        if asks_comparison(resolved) and len(everywhere.scope or everywhere.documents) > 1:
+            q = analyze(resolved, everywhere)
+            compared = self._comparison(q, everywhere, everywhere.search(q.text, k=COMPARED_FROM, prefer=False))
+            if compared is not None:
+                return compared
+        retriever = self._answering(resolved, documents)
+        q, passages, found, probs = self._rank(resolved, retriever)
+        if retriever is not everywhere and (not found or probs.max() < self.model.confident):
+            # Not in the reports the question is about: perhaps in another (said so when quoted).
+            other = self._rank(resolved, everywhere)
+            if other[2] and other[3].max() >= self.model.confident:
+                retriever, (q, passages, found, probs) = everywhere, other
         if not found:
             return self._not_found(q, passages, 0.0, "no passage of the report is close to the question")
-        probs = self.model.probabilities(np.stack([c.features for c in found]))
         best = int(np.argmax(probs))
         chosen, confidence = found[best], float(probs[best])
         if confidence >= self.model.confident:
             return self._confident(q, chosen, confidence)
-        why = reasons(q, chosen, self.retriever) or [f"low confidence ({confidence:.2f})"]
+        why = reasons(q, chosen, retriever) or [f"low confidence ({confidence:.2f})"]
         reason = "; ".join(why)
         log.debug("not confident (%.2f) for %r: %s", confidence, q.text, reason)
         if confidence < self.model.tentative:
             return self._not_found(q, passages, confidence, reason)
         return self._tentative(q, chosen, confidence, reason)
 
-    # -- the three replies ------------------------------------------------------------
+    def _rank(self, text: str, retriever: Retriever) -> tuple[Question, list[Passage], list[Candidate], np.ndarray]:
+        """The question analysed in ``retriever``'s documents, its passages, candidates and
+        their probabilities."""
+        q = analyze(text, retriever)
+        passages = retriever.search(q.text, k=max(RELATED_PASSAGES, 5))
+        found = candidates(q, passages, retriever)
+        probs = self.model.probabilities(np.stack([c.features for c in found])) if found else np.zeros(0)
+        return q, passages, found, probs
+
+    # -- the replies ------------------------------------------------------------------
+
+    @property
+    def _several_documents(self) -> bool:
+        return len(self.retriever.documents) > 1
+
+    def _document_label(self, p: Passage) -> str:
+        """``《title》（2021年）`` when several documents are indexed, else nothing."""
+        if not self._several_documents or not p.document:
+            return ""
+        return f"《{p.document_title}》" + (f"（{p.document_year}年）" if p.document_year else "")
 
     def _cited(self, candidate: Candidate) -> tuple[int | None, str]:
         page = candidate.sentence.page
-        return page, (f"正文第{page}页" if page is not None else candidate.passage.citation)
+        where = f"正文第{page}页" if page is not None else candidate.passage.citation
+        label = self._document_label(candidate.passage)
+        return page, f"{label} {where}" if label else where
 
-    def _quote_lines(self, candidate: Candidate) -> list[str]:
+    def _year_note(self, q: Question, p: Passage) -> list[str]:
+        """A line saying which report is quoted when it is not the one of the year asked."""
+        year = p.document_year
+        if not self._several_documents or year is None or not q.years or q.years & {year, year - 1}:
+            return []
+        asked = "、".join(str(y) for y in sorted(q.years))
+        return [f"（注意：引自{p.document_title}（{year}年），它不涉及{asked}年。）", ""]
+
+    def _quote_lines(self, candidate: Candidate, marker: int = 1) -> list[str]:
         _, cited = self._cited(candidate)
         p = candidate.passage
-        return [f"> {candidate.sentence.text} [1]", "", f"——{p.section or p.source}，{cited}"]
+        return [f"> {candidate.sentence.text} [{marker}]", "", f"——{p.section or p.source}，{cited}"]
 
     def _confident(self, q: Question, c: Candidate, confidence: float) -> Answer:
         key = key_figure(q, c.sentence.text)
-        lines = ([f"**{key}**", ""] if key else []) + self._quote_lines(c)
+        lines = self._year_note(q, c.passage) + ([f"**{key}**", ""] if key else []) + self._quote_lines(c)
         page, cited = self._cited(c)
         return Answer(
-            "\n".join(lines), True, [c.passage], q.text, c.sentence.text, key, confidence, "", CONFIDENT, page, cited
+            "\n".join(lines),
+            True,
+            [c.passage],
+            q.text,
+            c.sentence.text,
+            key,
+            confidence,
+            "",
+            CONFIDENT,
+            page,
+            cited,
+            c.passage.document,
+            c.passage.document_title,
+        )
+
+    def _comparison(self, q: Question, scope: Retriever, passages: list[Passage]) -> Answer | None:
+        """The best sentence of each report among ``passages`` (newest first), each
+        searched on its own; None unless at least two reports answer confidently."""
+        chosen: list[tuple[Candidate, float]] = []
+        for doc in scope.documents_in(passages):
+            if len(chosen) == MAX_COMPARED:
+                break
+            retriever = scope.scoped([doc])
+            found = candidates(q, retriever.search(q.text, k=5), retriever)
+            if not found:
+                continue
+            probs = self.model.probabilities(np.stack([c.features for c in found]))
+            best = int(np.argmax(probs))
+            if probs[best] >= self.model.confident:
+                chosen.append((found[best], float(probs[best])))
+        if len(chosen) < 2:
+            return None
+        lines: list[str] = []
+        for n, (c, _) in enumerate(chosen, 1):
+            key = key_figure(q, c.sentence.text)
+            p = c.passage
+            head = p.document_title + (f"（{p.document_year}年）" if p.document_year else "")
+            lines += [f"**{head}：{key}**" if key else f"**{head}**", "", *self._quote_lines(c, n), ""]
+        first = chosen[0][0]
+        page, cited = self._cited(first)
+        return Answer(
+            "\n".join(lines).strip(),
+            True,
+            [c.passage for c, _ in chosen],
+            q.text,
+            first.sentence.text,
+            key_figure(q, first.sentence.text),
+            min(p for _, p in chosen),
+            "",
+            CONFIDENT,
+            page,
+            cited,
+            first.passage.document,
+            first.passage.document_title,
         )
 
     def _tentative(self, q: Question, c: Candidate, confidence: float, reason: str) -> Answer:
-        lines = [TENTATIVE_LEAD, "", *self._quote_lines(c)]
+        lines = [TENTATIVE_LEAD, "", *self._year_note(q, c.passage), *self._quote_lines(c)]
         page, cited = self._cited(c)
         return Answer(
             "\n".join(lines),
@@ -173,6 +295,8 @@ class Answerer:
             TENTATIVE,
             page,
             cited,
+            c.passage.document,
+            c.passage.document_title,
         )
 
     def _not_found(self, q: Question, passages: list[Passage], confidence: float, reason: str) -> Answer:
@@ -184,7 +308,8 @@ class Answerer:
             lines += ["", "以下段落可能相关："]
             for n, p in enumerate(related, 1):
                 snippet = p.text if len(p.text) <= 60 else p.text[:60] + "…"
-                lines.append(f"- [{n}] {snippet}（{p.citation}）")
+                label = self._document_label(p)
+                lines.append(f"- [{n}] {snippet}（{label + ' ' if label else ''}{p.citation}）")
         return Answer("\n".join(lines), False, related, q.text, "", "", confidence, reason, NOT_FOUND)
 
 

@@ -11,7 +11,12 @@ Prints one table. Figures:
 - retrieve() latency and index memory at 10k and 100k passages of a synthetic corpus
   made from the report's sentences. Embedding 100k passages would take over an hour
   on 2 cores, so a synthetic passage's vector is the normalised mean of its
-  sentences' real embeddings; BM25 indexes the real synthetic text.
+  sentences' real embeddings; BM25 indexes the real synthetic text;
+- many documents (``--documents 1,5,20``): the bundled report plus reports of other
+  years made from it (years shifted, figures changed), each embedded for real; time to
+  add one, retrieve/answer latency, and the development set's figures on the bundled
+  report with all of them indexed (asked of it alone, and of all documents);
+- ``--add FILE``: time and peak memory of adding that document to a fresh index.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import resource
 import statistics
 import subprocess
@@ -139,16 +145,109 @@ def _synthetic(engine, sizes: list[int], questions: list[str]) -> list[dict]:
     return rows
 
 
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?=\s*年)")
+_AMOUNT = re.compile(r"(?<![\d.第])(\d+(?:\.\d+)?)(?=\s*(?:亿|万|元|%|个|家|人|户|项|所|公里|平方米|亩))")
+
+
+def variant_report(text: str, shift: int) -> str:
+    """The report as if given ``shift`` years earlier, with other figures: every year
+    moved back, every amount scaled (a different report of the same shape)."""
+    factor = 1 + 0.07 * shift
+
+    def amount(m: re.Match) -> str:
+        value = float(m.group(1)) * factor
+        return f"{value:.2f}" if "." in m.group(1) else str(max(1, round(value)))
+
+    shifted = _YEAR.sub(lambda m: str(int(m.group(1)) - shift), text)
+    return _AMOUNT.sub(amount, shifted)
+
+
+def _dev_row(engine, documents=None) -> dict:
+    from .eval import evaluate, load_questions
+
+    questions = load_questions(Path(__file__).parent.parent / "tests" / "data" / "dev.jsonl")
+    return evaluate(questions, engine, documents=documents).rows["overall"]
+
+
+def _many_documents(settings: Settings, counts: list[int], questions: list[str], tmp: Path) -> list[tuple[str, str]]:
+    """Latency and development-set figures with 1…N documents indexed."""
+    from .embedding import Embedder
+    from .engine import Engine
+    from .index import add_documents, build_index
+
+    embedder = Embedder(settings)
+    local = settings.with_(index_dir=tmp / "many-index")
+    build_index(local, embedder, progress=False)
+    text = settings.corpus.read_text(encoding="utf-8")
+    results: list[tuple[str, str]] = []
+    have, baseline = 1, None
+    for count in sorted(counts):
+        for shift in range(have, count):
+            variant = tmp / f"variant-{2020 - shift}.txt"
+            variant.write_text(variant_report(text, shift), encoding="utf-8")
+            seconds = _time(lambda v=variant: add_documents(local, [v], embedder, progress=False))
+            if shift == 1:
+                results.append(("add one report (≈100 passages, embedded)", f"{seconds:.1f} s"))
+        have = max(have, count)
+        engine = Engine(local).load()
+        bundled = [d.id for d in engine.documents() if d.origin == str(settings.corpus.resolve())]
+        p50, p95 = _latency(lambda q, e=engine: e.retrieve(q, 5), questions, engine.embedder)
+        results.append((f"{count} documents: retrieve() p50 / p95", f"{p50:.1f} / {p95:.1f} ms"))
+        p50, p95 = _latency(lambda q, e=engine: e.answer(q), questions, engine.embedder)
+        results.append((f"{count} documents: answer() p50 / p95", f"{p50:.1f} / {p95:.1f} ms"))
+        alone = _dev_row(engine, bundled)
+        baseline = baseline or alone
+        cells = "  ".join(f"{k} {alone[k]:.3f}" for k in ("R@1", "acc", "conf_ok", "unans_ok"))
+        results.append((f"{count} documents: dev set asked of the bundled report", cells))
+        if count > 1:
+            everywhere = _dev_row(engine)
+            cells = "  ".join(f"{k} {everywhere[k]:.3f}" for k in ("R@1", "acc", "conf_ok", "unans_ok"))
+            results.append((f"{count} documents: dev set asked of all documents", cells))
+    return results
+
+
+def _add_probe(path: str) -> dict:
+    """Run in a child process: add ``path`` to a fresh index; time and peak memory."""
+    from .embedding import Embedder
+    from .index import add_documents, build_index
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings().with_(index_dir=Path(tmp) / "index")
+        build_index(settings, Embedder(settings), progress=False)
+        embedder = Embedder(settings)  # a fresh one: nothing of the document is cached
+        embedder.encode_passages(["预热"])  # the model is loaded, as in a running app
+        rss_before = _rss_mb()
+        start = time.perf_counter()
+        added, errors = add_documents(settings, [path], embedder, progress=False)
+        seconds = time.perf_counter() - start
+    if errors:
+        raise SystemExit(f"error: {errors[0]}")
+    return {
+        "seconds": seconds,
+        "rss_before_mb": rss_before,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "pages": added[0].pages,
+        "passages": added[0].passages,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.bench", description="Benchmark the report QA pipeline.")
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--sizes", default="10000,100000", help="synthetic corpus sizes (comma-separated)")
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold build (model conversion)")
+    parser.add_argument("--documents", default="", help="document counts to measure, e.g. 1,5,20")
+    parser.add_argument("--add", metavar="FILE", help="measure adding this document (PDF, DOCX, TXT, MD)")
+    parser.add_argument("--only-documents", action="store_true", help="measure only --documents and --add")
     parser.add_argument("--serving-probe", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--add-probe", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     console.setup()
     if args.serving_probe:
         print(json.dumps(serving_probe(args.serving_probe)))
+        return 0
+    if args.add_probe:
+        print(json.dumps(_add_probe(args.add_probe)))
         return 0
 
     from .embedding import Embedder
@@ -160,6 +259,23 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        if args.add:
+            probe = subprocess.run(
+                [sys.executable, "-m", "qa.bench", "--add-probe", args.add], capture_output=True, text=True, check=True
+            )
+            added = json.loads(probe.stdout.strip().splitlines()[-1])
+            results.append(
+                (
+                    f"add {Path(args.add).name} ({added['pages']} pages, {added['passages']} passages)",
+                    f"{added['seconds']:.1f} s, RSS {added['rss_before_mb']:.0f} → peak {added['peak_mb']:.0f} MB",
+                )
+            )
+        counts = [int(c) for c in args.documents.split(",") if c.strip()]
+        if counts:
+            results += _many_documents(settings, counts, questions, tmp)
+        if args.only_documents:
+            _print(results)
+            return 0
         if not args.skip_cold:
             cold = settings.with_(cache_dir=tmp / "cache", index_dir=tmp / "cold-index")
             results.append(
@@ -218,11 +334,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"{row['index_mb']:.0f} / {row['rss_delta_mb']:.0f} MB",
                 )
             )
-    width = max(len(k) for k, _ in results)
+    _print(results)
+    return 0
+
+
+def _print(results: list[tuple[str, str]]) -> None:
+    width = max((len(k) for k, _ in results), default=10)
     print(f"{'measure':<{width}}  value")
     for key, value in results:
         print(f"{key:<{width}}  {value}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -84,6 +84,8 @@ class Settings:
     threads: int = field(default_factory=lambda: int(os.environ.get("QA_THREADS", "0")) or min(2, os.cpu_count() or 1))
     #: Query encoder weights: ``int8`` (135 MB, faster) or ``fp32`` (the way back, 470 MB).
     query_precision: str = field(default_factory=lambda: os.environ.get("QA_QUERY_ENCODER", "int8"))
+    #: Largest document file that may be added (MB).
+    max_document_mb: int = field(default_factory=lambda: int(os.environ.get("QA_MAX_DOCUMENT_MB", "20")))
     #: Candidates taken from each of the dense and BM25 rankings before fusion.
     candidates: int = 30
 

@@ -1,20 +1,33 @@
 """One object that owns the loaded model and index and answers questions.
 
 The model and index are loaded once, lazily, under a lock; the same engine then
-serves any number of threads. ``qa.retrieve`` and ``qa.answer`` use a process-wide
-default engine; make your own :class:`Engine` for other settings.
+serves any number of threads. When the index changes (a document added or removed,
+here or by another process), the next question loads the new one. ``qa.retrieve`` and
+``qa.answer`` use a process-wide default engine; make your own :class:`Engine` for
+other settings.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from pathlib import Path
 
 from .answer import Answer, Answerer
 from .config import Settings
 from .embedding import Embedder
 from .features import FEATURES
-from .index import IndexError, build_index, load_index
+from .index import (
+    DocumentInfo,
+    IndexError,
+    IndexMissingError,
+    add_documents,
+    build_index,
+    list_documents,
+    load_index,
+    remove_document,
+)
 from .model import Fitted, load_fitted
 from .retrieval import Passage, Retriever
 
@@ -24,7 +37,8 @@ __all__ = ["Engine", "default_engine"]
 
 
 class Engine:
-    """Loads lazily; ``rebuild=True`` builds the index when it is missing, corrupt or stale."""
+    """Loads lazily; builds the index when there is none yet, and with ``rebuild=True``
+    also when it is corrupt or stale."""
 
     def __init__(self, settings: Settings | None = None, rebuild: bool = False):
         self.settings = settings or Settings()
@@ -34,6 +48,8 @@ class Engine:
         self._answerer: Answerer | None = None
         self._fitted: Fitted | None = None
         self._lock = threading.Lock()
+        self._manifest_stamp: tuple | None = None
+        self._checked_at = 0.0
 
     @property
     def fitted(self) -> Fitted:
@@ -42,8 +58,25 @@ class Engine:
             self._fitted = load_fitted(self.settings.fitted, FEATURES)
         return self._fitted
 
+    #: How often (seconds) a serving engine looks whether the index changed.
+    CHANGE_CHECK_SECONDS = 1.0
+
+    def _stamp(self) -> tuple | None:
+        try:
+            st = (Path(self.settings.index_dir) / "manifest.json").stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
     @property
     def retriever(self) -> Retriever:
+        now = time.monotonic()
+        if self._retriever is not None and now - self._checked_at >= self.CHANGE_CHECK_SECONDS:
+            self._checked_at = now
+            if self._stamp() != self._manifest_stamp:
+                log.info("the index changed: loading the new one")
+                with self._lock:
+                    self._retriever = self._answerer = None
         if self._retriever is None:
             with self._lock:
                 if self._retriever is None:
@@ -51,11 +84,18 @@ class Engine:
         return self._retriever
 
     def _load(self) -> Retriever:
-        return self.untuned_retriever().with_fusion(self.fitted.fusion)
+        retriever = self.untuned_retriever().with_fusion(self.fitted.fusion)
+        self._manifest_stamp = self._stamp()
+        self._checked_at = time.monotonic()
+        return retriever
 
     def untuned_retriever(self) -> Retriever:
         """A retriever over the index with default fusion weights (for fitting them)."""
         try:
+            index = load_index(self.settings, self.embedder.fingerprint)
+        except IndexMissingError:
+            log.warning("no index at %s yet: building it (once, about 15 s)", self.settings.index_dir)
+            build_index(self.settings, self.embedder, progress=False)
             index = load_index(self.settings, self.embedder.fingerprint)
         except IndexError as exc:
             if not self.rebuild:
@@ -79,15 +119,39 @@ class Engine:
             self._answerer = None
         return manifest
 
-    def retrieve(self, question: str, k: int = 5) -> list[Passage]:
-        return self.retriever.search(question, k)
+    def documents(self) -> list[DocumentInfo]:
+        """The documents in the index."""
+        _ = self.retriever  # builds the index on first use
+        return list_documents(self.settings)
 
-    def answer(self, question: str, history: list[dict] | None = None) -> Answer:
+    def add_documents(
+        self, paths, title: str | None = None, progress: bool = False
+    ) -> tuple[list[DocumentInfo], list[str]]:
+        """Add files to the corpus (see :func:`qa.index.add_documents`) and serve the new index."""
+        _ = self.retriever
+        added, errors = add_documents(self.settings, paths, self.embedder, title=title, progress=progress)
+        if added:
+            with self._lock:
+                self._retriever = self._answerer = None
+        return added, errors
+
+    def remove_document(self, doc_id: str) -> DocumentInfo:
+        """Remove a document from the corpus and serve the new index."""
+        _ = self.retriever
+        gone = remove_document(self.settings, doc_id, self.embedder)
+        with self._lock:
+            self._retriever = self._answerer = None
+        return gone
+
+    def retrieve(self, question: str, k: int = 5, documents=None) -> list[Passage]:
+        return self.retriever.scoped(documents).search(question, k)
+
+    def answer(self, question: str, history: list[dict] | None = None, documents=None) -> Answer:
         retriever = self.retriever
         answerer = self._answerer
         if answerer is None or answerer.retriever is not retriever:
             answerer = self._answerer = Answerer(retriever, self.fitted.answer)
-        return answerer.answer(question, history)
+        return answerer.answer(question, history, documents)
 
 
 _default: Engine | None = None

@@ -117,23 +117,24 @@ def ask(answerer, item: dict):
     return answerer.answer(item["question"], messages)
 
 
-def evaluate(questions: list[dict], engine=None, answerers: dict | None = None) -> Report:
+def evaluate(questions: list[dict], engine=None, answerers: dict | None = None, documents=None) -> Report:
     """Run every question through retrieval and the answer layer.
 
     ``answerers`` maps a fold to the answerer for that fold's questions (cross-
-    validation); by default the engine's own answers every question.
+    validation); by default the engine's own answers every question. ``documents``:
+    the ids of the documents asked (None: all).
     """
     from .answer import CONFIDENT, Answerer
     from .engine import default_engine
 
     engine = engine or default_engine()
-    default = Answerer(engine.retriever, engine.fitted.answer)
+    default = Answerer(engine.retriever.scoped(documents), engine.fitted.answer)
     accs: dict[str, _Acc] = defaultdict(_Acc)
     failures = []
     for q in questions:
         answerer = (answerers or {}).get(q.get("fold"), default)
         result = ask(answerer, q)
-        passages = engine.retrieve(result.question, k=10)
+        passages = engine.retrieve(result.question, 10, documents)
         confident = result.kind == CONFIDENT
         right = confident and holds(result.text, q["answers"])
         for acc in (accs["overall"], accs[q["type"]]):
@@ -176,21 +177,29 @@ def glossary_pages(engine=None) -> tuple[int, int]:
         term = chunk.heading[-1]
         quoted = re.findall(r"“[^”]+”", term)  # 残疾人“两项补贴” is written “两项补贴” in the text
         needle = quoted[0] if quoted else term
-        first = next((s for s in index.sentences if s.page is not None and needle in s.text), None)
+        first = next(
+            (
+                s
+                for s in index.sentences
+                if s.page is not None and index.chunks[s.chunk].document == chunk.document and needle in s.text
+            ),
+            None,
+        )
         ok += first is not None and first.page == int(m.group(1))
     return ok, total
 
 
-def cross_validated(questions: list[dict], engine=None) -> Report:
+def cross_validated(questions: list[dict], engine=None, documents=None) -> Report:
     """Figures with each fold answered by a model fitted on the other folds."""
     from .answer import Answerer
     from .engine import default_engine
     from .train import cross_validated_models, training_examples, untrained_answerer
 
     engine = engine or default_engine()
-    examples = training_examples(questions, untrained_answerer(engine.retriever))
+    retriever = engine.retriever.scoped(documents)
+    examples = training_examples(questions, untrained_answerer(retriever))
     models = cross_validated_models(examples)
-    return evaluate(questions, engine, {fold: Answerer(engine.retriever, m) for fold, m in models.items()})
+    return evaluate(questions, engine, {fold: Answerer(retriever, m) for fold, m in models.items()}, documents)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("questions", help="JSON lines file of questions")
     parser.add_argument("--cv", action="store_true", help="also print 5-fold cross-validated figures")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the misses")
+    parser.add_argument("--documents", nargs="+", metavar="ID", help="ask only these documents (default: all)")
     args = parser.parse_args(argv)
     console.setup()
     try:
@@ -205,13 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    report = evaluate(questions)
+    report = evaluate(questions, documents=args.documents)
     if args.verbose:
         print("\n".join(report.failures) or "no misses")
         print()
     print(report.table("in-sample (the shipped answer model)"))
     if args.cv:
-        cv = cross_validated(questions)
+        cv = cross_validated(questions, documents=args.documents)
         if args.verbose:
             print("\n" + ("\n".join(cv.failures) or "no misses"))
         print()

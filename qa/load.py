@@ -123,7 +123,7 @@ def ask(http, url: str, question: str, k: int = 3) -> dict:
     """One question through the app's HTTP API; returns the answer dict."""
     import json
 
-    posted = http.post(url.rstrip("/") + "/gradio_api/call/answer", json={"data": [question, None, k]})
+    posted = http.post(url.rstrip("/") + "/gradio_api/call/answer", json={"data": [question, None, k, None]})
     posted.raise_for_status()
     event = posted.json()["event_id"]
     result = http.get(url.rstrip("/") + f"/gradio_api/call/answer/{event}")

@@ -85,7 +85,7 @@ def analyze(text: str, retriever) -> Question:
     tokens = tuple(
         t for t in dict.fromkeys(words) if t not in TIME_WORDS and not _YEARISH.match(t) and not ASK_WORD.match(t)
     )
-    n = max(len(retriever.index.chunks), 1)
+    n = max(retriever.passage_count, 1)
     weights = tuple(math.log(1 + n / (1 + retriever.doc_freq.get(t, 0))) for t in tokens)
     absent = tuple(
         t for t in tokens if _CJK.search(t) and t not in report and not any(w in report for w in expansions(t))

@@ -10,6 +10,11 @@ On top of plain RRF, priors that a report's structure makes reliable:
   targets lifts the plans and the review's passages on the year so far;
 - a question about the document itself (who gave it, when, at which meeting) lifts
   the cover and the imprint.
+
+An index holds any number of documents. A search may be limited to some of them
+(:meth:`Retriever.scoped`); time words are read against each document's own year
+(今年 in the 2021 report is 2021), and the words and places the documents know are
+those of the documents searched.
 """
 
 from __future__ import annotations
@@ -28,12 +33,23 @@ from .documents import match_form, term_keys
 from .index import ReportIndex, make_faiss_index
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
-from .vocabulary import ABOUT_DOCUMENT, PREFERRED_PERIODS, is_place, period_cues, place_level
+from .vocabulary import (
+    ABOUT_DOCUMENT,
+    PREFERRED_PERIODS,
+    absolute_years,
+    asks_plan,
+    is_place,
+    period_cues,
+    place_level,
+    years_named,
+)
 
-__all__ = ["Passage", "Retriever", "validate_question", "validate_k"]
+__all__ = ["Passage", "Retriever", "validate_question", "validate_k", "validate_documents"]
 
 #: Sentences whose similarity to a question calibrates how similar "unrelated" is.
 CALIBRATION_SAMPLE = 5000
+#: Scoped retrievers kept for reuse (one per set of documents searched).
+MAX_SCOPES = 64
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,10 @@ class Passage:
     pages: tuple[int, ...] = ()
     #: ``review``, ``current``, ``plan`` or None (see :class:`qa.chunking.Chunk`).
     period: str | None = None
+    #: The id of the document it comes from, its title and its year.
+    document: str = ""
+    document_title: str = ""
+    document_year: int | None = None
 
     @property
     def citation(self) -> str:
@@ -90,6 +110,15 @@ def validate_k(k) -> int:
     return k
 
 
+def validate_documents(documents) -> tuple[str, ...] | None:
+    """``documents`` as a tuple of ids (None: all); TypeError for anything else."""
+    if documents is None:
+        return None
+    if isinstance(documents, str) or not all(isinstance(d, str) for d in documents):
+        raise TypeError("documents must be a list of document ids (str), or None for all")
+    return tuple(dict.fromkeys(documents))
+
+
 def subject_words(cover_words) -> frozenset[str]:
     """The most local places among the cover's words, with and without their suffix."""
     places = [w for words in cover_words for w in words if is_place(w)]
@@ -110,34 +139,100 @@ class Retriever:
         self.analyzer = Analyzer(index.terms)
         self._periods = [c.period for c in index.chunks]
         self.positions = {c.id: i for i, c in enumerate(index.chunks)}
+        self.documents = {d.id: d for d in index.documents}
+        self._document_of = [c.document for c in index.chunks]
         self._sentence_chunk = np.array([s.chunk for s in index.sentences], dtype=np.int64)
         self._sentence_dense = make_faiss_index(index.sentence_vectors) if len(index.sentences) else None
-        stride = max(1, len(index.sentences) // CALIBRATION_SAMPLE)
-        self._calibration = np.ascontiguousarray(index.sentence_vectors[::stride][:CALIBRATION_SAMPLE])
         self._sentences_by_chunk: list[list[int]] = [[] for _ in index.chunks]
         for i, sentence in enumerate(index.sentences):
             self._sentences_by_chunk[sentence.chunk].append(i)
-        #: The report's whole text, to tell which words it never uses.
-        self.report_text = "\n".join(c.text for c in index.chunks)
-        self.report_text_lower = self.report_text.lower()
-        #: The place the report is about: the most local one its cover names (北关区 in
-        #: 安阳市北关区). Every sentence is about it, so a question naming it asks nothing
-        #: by it (安阳市, the city, stays a topic: the report's figures are not the city's).
-        self.subject_words = subject_words(self.analyzer.words(c.text) for c in index.chunks if c.kind == "cover")
-        #: In how many passages each token occurs (rarity for word coverage).
-        self.doc_freq: Counter[str] = Counter(t for c in index.chunks for t in set(self.analyzer.tokens(c.text)))
-        self._glossary = self._glossary_keys(index.chunks)
+        self._chunk_tokens = [frozenset(self.analyzer.tokens(c.text)) for c in index.chunks]
         self._faiss_lock = threading.Lock()
+        self._scopes: dict[tuple, Retriever] = {}
+        self._scope(None)
         # One query vector at a time: FAISS's OpenMP threads only fight the query encoder's.
         import faiss
 
         faiss.omp_set_num_threads(1)
 
+    def _scope(self, documents: tuple[str, ...] | None) -> None:
+        """Set what depends on the documents searched (all of them when None)."""
+        chunks = self.index.chunks
+        self.scope = documents
+        if documents is None:
+            rows = list(range(len(chunks)))
+            self._allowed = self._allowed_sentences = None
+        else:
+            wanted = set(documents)
+            rows = [i for i, d in enumerate(self._document_of) if d in wanted]
+            self._allowed = np.zeros(len(chunks), dtype=bool)
+            self._allowed[rows] = True
+            self._allowed_sentences = np.nonzero(self._allowed[self._sentence_chunk])[0].astype(np.int64)
+        scoped = [chunks[i] for i in rows]
+        #: How many passages the documents searched have, and in how many each token
+        #: occurs (rarity for word coverage).
+        self.passage_count = len(rows)
+        self.doc_freq: Counter[str] = Counter(t for i in rows for t in self._chunk_tokens[i])
+        sentence_rows = (
+            np.arange(len(self.index.sentences)) if self._allowed_sentences is None else self._allowed_sentences
+        )
+        #: How many sentences the documents searched have.
+        self.sentence_count = len(sentence_rows)
+        stride = max(1, len(sentence_rows) // CALIBRATION_SAMPLE)
+        self._calibration = np.ascontiguousarray(
+            self.index.sentence_vectors[sentence_rows[::stride][:CALIBRATION_SAMPLE]]
+        )
+        #: The documents' whole text, to tell which words they never use.
+        self.report_text = "\n".join(c.text for c in scoped)
+        self.report_text_lower = self.report_text.lower()
+        #: The places the documents are about: the most local one each cover names
+        #: (北关区 in 安阳市北关区). Every sentence is about it, so a question naming it
+        #: asks nothing by it (安阳市, the city, stays a topic: its figures are not the district's).
+        self.subject_words = frozenset().union(
+            *(
+                subject_words(self.analyzer.words(c.text) for c in scoped if c.kind == "cover" and c.document == doc)
+                for doc in dict.fromkeys(c.document for c in scoped)
+            )
+        )
+        self._glossary = self._glossary_keys(chunks, rows)
+        years = [
+            d.year for d in self.documents.values() if d.year is not None and (documents is None or d.id in documents)
+        ]
+        self._year = max(years) if years else None
+        self._years = set(years)
+
+    def documents_in(self, passages: list["Passage"]) -> list[str]:
+        """The distinct documents of ``passages``, newest first."""
+        ids = list(dict.fromkeys(p.document for p in passages if p.document))
+        return sorted(ids, key=lambda d: -(self.documents[d].year or 0) if d in self.documents else 0)
+
+    def scoped(self, documents) -> "Retriever":
+        """The same retriever searching only ``documents`` (ids; None: all). Raises
+        ValueError naming an id that is not in the index."""
+        key = validate_documents(documents)
+        if key is None or set(key) == set(self.documents):
+            key = None
+        if key == self.scope:
+            return self
+        unknown = [d for d in key if d not in self.documents]
+        if unknown or not key:
+            known = ", ".join(self.documents) or "none"
+            raise ValueError(f"unknown document id {unknown[0] if unknown else '(none given)'!r}; documents: {known}")
+        cached = self._scopes.get((key, self.fusion))
+        if cached is not None:
+            return cached
+        other = copy.copy(self)  # shares the index, the model and this cache
+        other._scope(key)
+        if len(self._scopes) < MAX_SCOPES:
+            self._scopes[(key, self.fusion)] = other
+        return other
+
     @staticmethod
-    def _glossary_keys(chunks: list[Chunk]) -> list[tuple[str, int]]:
+    def _glossary_keys(chunks: list[Chunk], rows: list[int]) -> list[tuple[str, int]]:
         """(key, chunk position) for every glossary term, longest keys first."""
         keys = []
-        for i, c in enumerate(chunks):
+        for i in rows:
+            c = chunks[i]
             if c.kind == "glossary" and c.heading:
                 keys += [(key, i) for key in term_keys(c.heading[-1]) if len(key) >= 2]
         return sorted(keys, key=lambda kv: -len(kv[0]))
@@ -150,18 +245,28 @@ class Retriever:
 
     @property
     def year(self) -> int | None:
-        """The report's own year (今年), from its cover date."""
-        return self.index.year
+        """The newest searched document's own year (今年), from its cover date."""
+        return self._year
 
     @property
     def covered_years(self) -> set[int]:
-        """The years the report speaks of: its own and the one it reviews."""
-        return {self.year, self.year - 1} if self.year is not None else set()
+        """The years the searched documents speak of: their own and the ones they review."""
+        return {y for year in self._years for y in (year, year - 1)}
 
-    def question_period(self, question: str) -> str | None:
-        """Which part of the report the question's time words point to (see
-        :func:`qa.vocabulary.period_cues`)."""
-        return period_cues(question, self.year)
+    def year_of(self, passage: "Passage") -> int | None:
+        """The year of the document a passage comes from."""
+        return passage.document_year if passage.document else self.year
+
+    def question_period(self, question: str, year: int | None = None) -> str | None:
+        """Which part of a report of ``year`` (default: the newest searched) the question's
+        time words point to (see :func:`qa.vocabulary.period_cues`). Searching one
+        report, 今年 is its year; searching reports of several years, 今年 is the newest
+        one's (the reader's "now"), and each report is read against that."""
+        if year is None or year == self.year:
+            return period_cues(question, self.year)
+        if len(self._years) > 1:
+            question = absolute_years(question, self.year)
+        return period_cues(question, year)
 
     def query_vector(self, question: str) -> np.ndarray:
         """The question's unit embedding (cached by the embedder)."""
@@ -208,10 +313,27 @@ class Retriever:
                 hits.append(pos)
         return hits
 
+    @staticmethod
+    def _search_faiss(index, vec: np.ndarray, n: int, allowed: np.ndarray | None):
+        """FAISS search limited to the ids in ``allowed`` (all when None)."""
+        import faiss
+
+        x = np.ascontiguousarray(vec, dtype=np.float32)
+        if allowed is None:
+            return index.search(x, n)
+        selector = faiss.IDSelectorBatch(allowed)
+        params = (
+            faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+            if isinstance(index, faiss.IndexHNSW)
+            else faiss.SearchParameters(sel=selector)
+        )
+        return index.search(x, n, params=params)
+
     def _dense_ranking(self, query: str, n: int) -> np.ndarray:
         vec = self.embedder.encode_query(query)[None, :]
+        allowed = None if self._allowed is None else np.nonzero(self._allowed)[0].astype(np.int64)
         with self._faiss_lock:
-            _, ids = self.index.dense.search(np.ascontiguousarray(vec, dtype=np.float32), n)
+            _, ids = self._search_faiss(self.index.dense, vec, n, allowed)
         return ids[0][ids[0] >= 0]
 
     def _sentence_ranking(self, query: str, n: int) -> np.ndarray:
@@ -221,8 +343,8 @@ class Retriever:
             return np.empty(0, dtype=np.int64)
         vec = self.embedder.encode_query(query)[None, :]
         with self._faiss_lock:
-            _, ids = self._sentence_dense.search(
-                np.ascontiguousarray(vec, dtype=np.float32), min(4 * n, self._sentence_dense.ntotal)
+            _, ids = self._search_faiss(
+                self._sentence_dense, vec, min(4 * n, self._sentence_dense.ntotal), self._allowed_sentences
             )
         chunks = self._sentence_chunk[ids[0][ids[0] >= 0]]
         return np.array(list(dict.fromkeys(chunks.tolist()))[:n], dtype=np.int64)
@@ -232,6 +354,8 @@ class Retriever:
         if not tokens:
             return np.empty(0, dtype=np.int64)
         scores = self.index.bm25.get_scores(tokens)
+        if self._allowed is not None:
+            scores = np.where(self._allowed, scores, 0.0)
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -256,24 +380,59 @@ class Retriever:
             fused[pos] = fused.get(pos, 0.0) + w.glossary * unit
         if self.about_report(query):
             for pos, chunk in enumerate(self.index.chunks):
-                if chunk.kind in ("cover", "closing"):
+                if chunk.kind in ("cover", "closing") and (self._allowed is None or self._allowed[pos]):
                     fused[pos] = fused.get(pos, 0.0) + w.meta * unit
-        period = self.question_period(query)
-        if period:
-            for pos in fused:
-                if self._periods[pos] in PREFERRED_PERIODS[period]:
-                    fused[pos] += w.period * unit
+        # Time words are read against each document's own year.
+        periods = {}
+        for pos in fused:
+            doc = self.documents.get(self._document_of[pos])
+            year = doc.year if doc is not None else self.year
+            if year not in periods:
+                periods[year] = self.question_period(query, year) if year is not None else None
+            period = periods[year]
+            if period and self._periods[pos] in PREFERRED_PERIODS[period]:
+                fused[pos] += w.period * unit
         return fused
 
-    def search(self, question: str, k: int = 5) -> list[Passage]:
+    def preferred_documents(self, question: str) -> tuple[str, ...] | None:
+        """Among reports of several years, the ones a question is about (None: all).
+
+        A year asked for a result is reviewed by the next year's report (2019年GDP → the
+        2020 report), a year asked for a target is planned in its own; 今年/去年 are read
+        against the newest report (the reader's "now"), and a question naming no year is
+        about now: the newest reports."""
+        if len(self._years) < 2:
+            return None
+        low = normalize_query_text(question).lower()
+        years = years_named(low, self.year)
+        docs = [d for d in self.documents.values() if d.year is not None and (self.scope is None or d.id in self.scope)]
+        if years:
+            reviews = [d for d in docs if d.year - 1 in years]
+            plans = [d for d in docs if d.year in years]
+            chosen = (plans or reviews) if asks_plan(low) else (reviews or plans)
+        else:
+            chosen = [d for d in docs if d.year == self.year]
+        ids = tuple(d.id for d in chosen)
+        return ids if ids and len(ids) < len(docs) else None
+
+    def search(self, question: str, k: int = 5, prefer: bool = True) -> list[Passage]:
+        """The ``k`` best passages, best first; among reports of several years, those of
+        the :meth:`preferred_documents` first (``prefer=False``: all ranked together)."""
         question = validate_question(question)
         validate_k(k)
+        preferred = self.preferred_documents(question) if prefer else None
+        if preferred:
+            first = self.scoped(preferred).search(question, k)
+            seen = {p.chunk_id for p in first}
+            rest = [p for p in self.search(question, k, prefer=False) if p.chunk_id not in seen]
+            return (first + rest)[:k]
         fused = self.scores(question, k)
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         return [self.passage(pos, score) for pos, score in best]
 
     def passage(self, pos: int, score: float) -> Passage:
         c = self.index.chunks[pos]
+        doc = self.documents.get(c.document)
         return Passage(
             text=c.text,
             score=float(score),
@@ -287,4 +446,7 @@ class Retriever:
             kind=c.kind,
             pages=c.pages,
             period=c.period,
+            document=c.document,
+            document_title=doc.title if doc else "",
+            document_year=doc.year if doc else None,
         )

@@ -42,6 +42,9 @@ __all__ = [
     "place_level",
     "OFFICE",
     "REVIEW_PART",
+    "COMPARISON",
+    "asks_comparison",
+    "absolute_years",
 ]
 
 _DATA = Path(__file__).resolve().parent / "data"
@@ -280,6 +283,14 @@ def years_named(question: str, report_year: int | None) -> set[int]:
     return years
 
 
+def absolute_years(question: str, report_year: int | None) -> str:
+    """The question with 今年/去年… written as the years they are for a report of
+    ``report_year`` (今年 → 2020年), so that it reads the same against any other report."""
+    if report_year is None:
+        return question
+    return _RELATIVE.sub(lambda m: f"{report_year + RELATIVE_YEARS[m.group(0).lower()]}年", question)
+
+
 def strip_time(question: str) -> str:
     """The question without its year words (for swapping the period of a follow-up)."""
     text = _RELATIVE.sub("", question)
@@ -327,6 +338,19 @@ def strip_ask(question: str) -> str:
 
 #: The parts of a report (see ``Chunk.period``) that each question period points to.
 PREFERRED_PERIODS = {"review": {"review"}, "plan": {"plan"}, "this_year": {"plan", "current"}}
+
+
+#: A question that asks for the same figure in several years or reports (两年…各是多少).
+COMPARISON = re.compile(
+    r"各是|分别是|分别为|各为|各多少|各自|两年|三年|几年来?的|历年|逐年|每年分别|对比|比较|相比|哪年更|"
+    r"\bcompare|\beach year|\bboth years|\bin each\b|\bversus\b|\bvs\.?\b",
+    re.I,
+)
+
+
+def asks_comparison(question: str) -> bool:
+    """Whether a question asks for the same thing in several years or reports."""
+    return bool(COMPARISON.search(question))
 
 
 def asks_plan(question: str) -> bool:

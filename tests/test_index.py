@@ -24,13 +24,38 @@ def test_round_trip(built_index, settings, engine, document):
     manifest = index.manifest
     assert manifest["counts"]["chunks"] == len(chunks)
     assert manifest["model_fingerprint"] == engine.embedder.fingerprint
-    assert {"corpus_sha256", "chunker_version", "built_at", "files"} <= manifest.keys()
+    assert {"documents", "chunker_version", "built_at", "files"} <= manifest.keys()
+    (doc,) = index.documents
+    assert (doc.year, doc.pages, doc.passages, doc.title) == (2020, 28, len(chunks), "北关区政府工作报告")
+    assert {c.document for c in index.chunks} == {doc.id}
 
 
-def test_committed_index_is_current(settings, engine, document):
-    """The index in the repository was built from this corpus, chunker and model."""
+def test_the_served_index_is_current(settings, engine, document):
+    """The index the app serves (built on first use) holds this corpus, chunker and model."""
     index = load_index(settings, engine.embedder.fingerprint)
     assert [c.text for c in index.chunks] == [c.text for c in chunk_document(document)]
+
+
+def test_the_index_is_not_committed():
+    """Building, adding or removing never leaves the repository's git tree dirty."""
+    import subprocess
+
+    from qa.config import REPO_DIR
+
+    tracked = subprocess.run(
+        ["git", "ls-files", "index"], cwd=REPO_DIR, capture_output=True, text=True, check=False
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    assert sorted(tracked) == ["index/.gitignore", "index/README.md"]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "index/manifest.json", "index/sources/x.pdf", "index/build-1/dense.faiss"],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert len(ignored) == 3
 
 
 def test_missing_index(settings, tmp_path):
@@ -38,11 +63,18 @@ def test_missing_index(settings, tmp_path):
         load_index(settings.with_(index_dir=tmp_path / "nothing"))
 
 
-def test_stale_when_the_corpus_changes(settings, index_copy, tmp_path):
+def test_stale_when_the_corpus_changes(settings, engine, tmp_path):
     corpus = tmp_path / "report.txt"
-    corpus.write_text(settings.corpus.read_text(encoding="utf-8") + "\n新增一句。\n", encoding="utf-8")
+    corpus.write_text(settings.corpus.read_text(encoding="utf-8"), encoding="utf-8")
+    local = settings.with_(index_dir=tmp_path / "index", corpus=corpus)
+    build_index(local, engine.embedder, progress=False)
+    load_index(local)
+    with corpus.open("a", encoding="utf-8") as fh:
+        fh.write("\n新增一句。\n")
     with pytest.raises(IndexStaleError, match="corpus changed.*qa-index build"):
-        load_index(settings.with_(index_dir=index_copy, corpus=corpus))
+        load_index(local)
+    build_index(local, engine.embedder, progress=False, sources=[corpus])
+    assert "新增一句" in load_index(local).chunks[-1].text
 
 
 def test_stale_when_the_chunker_or_model_changes(settings, index_copy, engine):
@@ -91,13 +123,22 @@ def test_corrupt_manifest(settings, index_copy, content):
 
 
 @pytest.mark.parametrize("fail_at", ["encode", "faiss", "bm25", "manifest"])
-def test_an_interrupted_build_leaves_the_previous_index(settings, engine, index_copy, monkeypatch, fail_at):
-    import faiss
+@pytest.mark.parametrize("change", ["build", "add", "remove"])
+def test_an_interrupted_change_leaves_the_previous_index(
+    settings, engine, index_copy, monkeypatch, tmp_path, change, fail_at
+):
     import bm25s
+    import faiss
 
     import qa.index as index_module
+    from qa.index import add_documents, remove_document
+    from tests.fixtures import second_report
 
-    before = load_index(settings.with_(index_dir=index_copy)).manifest["build"]
+    local = settings.with_(index_dir=index_copy)
+    second = second_report(tmp_path / "second.txt")
+    if change == "remove":
+        add_documents(local, [second], engine.embedder, progress=False)
+    before = load_index(local).manifest
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt("simulated kill")
@@ -108,17 +149,31 @@ def test_an_interrupted_build_leaves_the_previous_index(settings, engine, index_
         "bm25": (bm25s.BM25, "save"),
         "manifest": (index_module, "_write_atomic"),
     }[fail_at]
+    if change == "build":  # a rebuild that must embed: another chunker version
+        monkeypatch.setattr(index_module, "CHUNKER_VERSION", "test")
     monkeypatch.setattr(*target, boom)
+    run = {
+        "build": lambda: build_index(local, engine.embedder, progress=False),
+        "add": lambda: add_documents(local, [second], engine.embedder, progress=False),
+        "remove": lambda: remove_document(local, before["documents"][-1]["id"], engine.embedder),
+    }[change]
+    if change == "remove" and fail_at == "encode":
+        run()  # removing embeds nothing: it succeeds
+        assert len(load_index(local).documents) == 1
+        return
+    if change == "add" and fail_at == "encode":
+        second.write_text(second.read_text(encoding="utf-8") + "\n另一句新的内容。\n", encoding="utf-8")
     with pytest.raises(KeyboardInterrupt):
-        build_index(settings.with_(index_dir=index_copy), engine.embedder, progress=False)
+        run()
     monkeypatch.undo()
-    after = load_index(settings.with_(index_dir=index_copy))
-    assert after.manifest["build"] == before
-    assert not list(index_copy.glob(".tmp-*"))
-    # and the next build succeeds and cleans up
-    build_index(settings.with_(index_dir=index_copy), engine.embedder, progress=False)
+    after = load_index(local)
+    assert after.manifest["build"] == before["build"]
+    assert [d.id for d in after.documents] == [d["id"] for d in before["documents"]]
+    assert not list(index_copy.glob("**/.tmp-*"))
+    # and the next change succeeds and cleans up
+    run()
     assert len(list(index_copy.glob("build-*"))) == 1
-    load_index(settings.with_(index_dir=index_copy))
+    load_index(local)
 
 
 def test_cli_check_reports_problems(settings, index_copy, capsys):

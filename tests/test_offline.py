@@ -48,7 +48,7 @@ def test_the_app_opens_no_connection_beyond_loopback(tmp_path):
     with running_app(tmp_path, wrapper=wrapper, drop_env=tuple(OFFLINE_ENVIRONMENT)) as (url, _):
         request = urllib.request.Request(
             url + "gradio_api/call/answer",
-            data=json.dumps({"data": ["今年建筑业税收目标是多少", None, 3]}).encode(),
+            data=json.dumps({"data": ["今年建筑业税收目标是多少", None, 3, None]}).encode(),
             headers={"Content-Type": "application/json"},
         )
         event = json.load(urllib.request.urlopen(request, timeout=60))["event_id"]
