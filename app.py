@@ -18,7 +18,9 @@ log = logging.getLogger("app")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="报告问答: chat with the 2020 北关区 government work report")
+    parser = argparse.ArgumentParser(
+        description="报告问答: chat with government work reports (the 2020 北关区 report bundled)"
+    )
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="create a public Gradio share link (uses the network)")
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         js=JS,
         theme=THEME,
         state_session_capacity=args.sessions,
+        max_file_size=f"{settings.max_document_mb}mb",
     )
 
 

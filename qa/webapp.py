@@ -1,10 +1,12 @@
-"""The Gradio chat: cited answers, a source panel, examples, feedback.
+"""The Gradio chat: cited answers, a source panel, examples, feedback, documents.
 
 Built with ``gr.Blocks`` rather than ``gr.ChatInterface`` so that every piece of text
 shown (the user's own message included) is escaped by us: a question such as
 ``<img src=x onerror=alert(1)>`` is displayed as text. The answer streams into the
 chat; the source panel lists each passage with its section path, page or glossary
 entry, the answering sentence highlighted and the glossary terms it uses explained.
+A documents panel lists the indexed reports, limits the questions to some of them, and
+adds a report uploaded as PDF, Word, text or Markdown (in the background, with progress).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from .answer import CONFIDENT, TENTATIVE, Answer
 from .config import MAX_QUESTION_CHARS
 from .engine import Engine
 from .feedback import FeedbackStore
-from .index import IndexError
+from .index import DocumentInfo, IndexError
+from .readers import SUPPORTED_SUFFIXES
 from .retrieval import Passage
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,10 @@ __all__ = [
     "retrieve_api",
     "answer_json",
     "passage_json",
+    "document_choices",
+    "render_documents",
+    "add_uploaded",
+    "documents_api",
     "CSS",
     "JS",
     "THEME",
@@ -83,6 +90,9 @@ CSS = """
 #sources mark.tentative { background: transparent; border-bottom: 2px dashed #8a6d00; }
 #sources details { margin-top: 6px; font-size: 0.92em; }
 #sources .num { font-weight: 700; margin-right: 4px; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+#documents table { width: 100%; border-collapse: collapse; font-size: 0.92em; }
+#documents th, #documents td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--border-color-primary); }
 @media (max-width: 480px) { #sources .source { padding: 8px; } }
 """
 
@@ -133,7 +143,10 @@ def render_sources(answer: Answer | None, related: list[Passage], engine: Engine
         quoted = n == 1 and bool(answer.quote)
         label = {CONFIDENT: "引用", TENTATIVE: "最接近的原文"}.get(answer.kind, "相关") if quoted else "相关"
         page = answer.cited if quoted and answer.cited else p.citation
-        where = html.escape(" · ".join(x for x in (p.section, page) if x))
+        document = ""
+        if len(engine.retriever.documents) > 1 and not (quoted and answer.cited and "《" in answer.cited):
+            document = f"《{p.document_title}》" + (f"（{p.document_year}年）" if p.document_year else "")
+        where = html.escape(" · ".join(x for x in (document, p.section, page) if x))
         terms = engine.retriever.glossary_in(p.text, exclude=p.chunk_id)
         notes = "".join(
             f"<details><summary>词语解释：{html.escape(term)}</summary>{html.escape(definition)}</details>"
@@ -163,11 +176,15 @@ def index_problem(exc: IndexError) -> str:
 # it cites), which follow-ups and feedback use.
 
 
-def answer_once(engine: Engine, question: str, history: list[dict], k: int) -> tuple[str, str, Answer | None]:
-    """(chat text, sources html, answer) for one question — never raises."""
+def answer_once(
+    engine: Engine, question: str, history: list[dict], k: int, documents: list[str] | None = None
+) -> tuple[str, str, Answer | None]:
+    """(chat text, sources html, answer) for one question from ``documents`` (ids;
+    None or empty: all) — never raises."""
     try:
-        result = engine.answer(question, history)
-        related = engine.retrieve(result.question, int(k))
+        documents = list(documents) or None if documents else None
+        result = engine.answer(question, history, documents)
+        related = engine.retrieve(result.question, int(k), documents)
         return chat_text(result), render_sources(result, related, engine), result
     except ValueError as exc:
         return escape_markdown(f"抱歉，这个问题无法处理：{exc}。"), render_sources(None, [], engine), None
@@ -179,8 +196,11 @@ def answer_once(engine: Engine, question: str, history: list[dict], k: int) -> t
         return "抱歉，处理这个问题时出错了，请稍后再试。", render_sources(None, [], engine), None
 
 
-def respond(engine: Engine, message, chat: list, raw: list, k, pause: float = 0.01) -> Iterator[tuple]:
-    """Ask ``message``: yields (chat, raw, sources, box) as the answer streams in."""
+def respond(
+    engine: Engine, message, chat: list, raw: list, k, pause: float = 0.01, documents: list[str] | None = None
+) -> Iterator[tuple]:
+    """Ask ``message`` of ``documents`` (None: all): yields (chat, raw, sources, box) as
+    the answer streams in."""
     chat, raw = list(chat or []), list(raw or [])
     if not isinstance(message, str) or not message.strip():
         yield chat, raw, gr.skip(), message
@@ -192,7 +212,8 @@ def respond(engine: Engine, message, chat: list, raw: list, k, pause: float = 0.
         raw += [{"role": "user", "content": message[:MAX_QUESTION_CHARS]}, {"role": "assistant", "content": text}]
         yield chat, raw, gr.skip(), ""
         return
-    text, sources, result = answer_once(engine, message, [m for m in raw if m["role"] in ("user", "assistant")], k)
+    turns = [m for m in raw if m["role"] in ("user", "assistant")]
+    text, sources, result = answer_once(engine, message, turns, k, documents)
     chat.append({"role": "assistant", "content": ""})
     step = max(1, len(text) // STREAM_STEPS)
     for end in range(step, len(text), step):
@@ -215,7 +236,9 @@ def _last_user(messages: list) -> int | None:
     return next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "user"), None)
 
 
-def retry(engine: Engine, chat: list, raw: list, k, pause: float = 0.01) -> Iterator[tuple]:
+def retry(
+    engine: Engine, chat: list, raw: list, k, pause: float = 0.01, documents: list[str] | None = None
+) -> Iterator[tuple]:
     """Ask the last question again, in place of its answer."""
     last = _last_user(raw)
     if last is None:
@@ -223,7 +246,7 @@ def retry(engine: Engine, chat: list, raw: list, k, pause: float = 0.01) -> Iter
         return
     shown = _last_user(chat)
     yield from respond(
-        engine, raw[last]["content"], chat[: len(chat) if shown is None else shown], raw[:last], k, pause
+        engine, raw[last]["content"], chat[: len(chat) if shown is None else shown], raw[:last], k, pause, documents
     )
 
 
@@ -255,14 +278,17 @@ def record_feedback(feedback: FeedbackStore | None, index, liked, raw: list) -> 
     return True
 
 
-def answer_api(engine: Engine, question: str, history: list[dict] | None = None, k: int = 3) -> dict:
+def answer_api(
+    engine: Engine, question: str, history: list[dict] | None = None, k: int = 3, documents: list[str] | None = None
+) -> dict:
     """The HTTP API's /answer: ``text``, ``found``, ``kind`` (confident / tentative /
     not_found), ``confidence``, ``reason``, ``quote``, ``key``, ``page``, ``cited``,
-    ``question`` (a follow-up completed), ``citations`` and ``related`` passages; an
-    ``error`` instead when the question could not be answered. Never raises."""
+    ``document`` and ``document_title``, ``question`` (a follow-up completed),
+    ``citations`` and ``related`` passages; an ``error`` instead when the question could
+    not be answered. ``documents``: ids to ask (None: all). Never raises."""
     try:
-        result = engine.answer(question, history or None)
-        related = engine.retrieve(result.question, _api_k(k, 10))
+        result = engine.answer(question, history or None, documents or None)
+        related = engine.retrieve(result.question, _api_k(k, 10), documents or None)
     except (ValueError, TypeError) as exc:
         return _api_error(str(exc))
     except IndexError as exc:
@@ -274,28 +300,103 @@ def answer_api(engine: Engine, question: str, history: list[dict] | None = None,
     return answer_json(result, related)
 
 
-def retrieve_api(engine: Engine, question: str, k: int = 5) -> list[dict]:
+def retrieve_api(engine: Engine, question: str, k: int = 5, documents: list[str] | None = None) -> list[dict]:
     """The HTTP API's /retrieve: the passages as JSON objects; bad input is a gr.Error."""
     try:
-        return [passage_json(p) for p in engine.retrieve(question, _api_k(k, 50))]
+        return [passage_json(p) for p in engine.retrieve(question, _api_k(k, 50), documents or None)]
     except (ValueError, TypeError) as exc:
         raise gr.Error(str(exc)) from None
     except IndexError as exc:
         raise gr.Error(index_problem(exc)) from None
 
 
+def documents_api(engine: Engine) -> list[dict]:
+    """The HTTP API's /documents: every indexed document as a JSON object."""
+    try:
+        return [d.to_json() for d in engine.documents()]
+    except IndexError as exc:
+        raise gr.Error(index_problem(exc)) from None
+
+
+def _document_label(d: DocumentInfo) -> str:
+    return f"{d.title}（{d.year}年）" if d.year else d.title
+
+
+def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
+    """(label, id) pairs for the document selector, newest first."""
+    ordered = sorted(documents, key=lambda d: (-(d.year or 0), d.title))
+    labels = [_document_label(d) for d in ordered]
+    return [(f"{label} · {d.id[:6]}" if labels.count(label) > 1 else label, d.id) for label, d in zip(labels, ordered)]
+
+
+def render_documents(documents: list[DocumentInfo]) -> str:
+    """HTML table of the indexed documents."""
+    rows = "".join(
+        f"<tr><td>{html.escape(d.title)}</td><td>{d.year or '—'}</td><td>{d.pages}</td>"
+        f"<td>{d.passages}</td><td>{html.escape(d.source)}</td></tr>"
+        for d in sorted(documents, key=lambda d: (-(d.year or 0), d.title))
+    )
+    return (
+        "<table><caption class='sr-only'>已索引的文档</caption><thead><tr><th>标题</th><th>年份</th><th>页数</th>"
+        f"<th>段落</th><th>文件</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def add_uploaded(engine: Engine, files, max_mb: int) -> str:
+    """Add uploaded files to the corpus; returns the status line(s) to show (never raises)."""
+    paths = [getattr(f, "name", f) for f in (files if isinstance(files, list) else [files]) if f]
+    if not paths:
+        return "请选择要添加的文件。"
+    lines, accepted = [], []
+    from pathlib import Path
+
+    for path in map(Path, paths):
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            lines.append(f"❌ {path.name}：不支持的文件类型（请用 PDF、DOCX、TXT 或 MD）")
+        elif path.stat().st_size > max_mb * 1024 * 1024:
+            lines.append(f"❌ {path.name}：文件太大（上限 {max_mb} MB）")
+        else:
+            accepted.append(path)
+    if accepted:
+        try:
+            added, errors = engine.add_documents(accepted, progress=True)
+        except Exception as exc:  # the index is unchanged: say so, keep serving
+            log.exception("adding documents failed")
+            return "\n".join(lines + [f"❌ 添加失败，索引未改变：{escape_markdown(str(exc))}"])
+        lines += [f"✅ 已添加：{escape_markdown(_document_label(d))}（{d.pages} 页，{d.passages} 段）" for d in added]
+        lines += [f"❌ {escape_markdown(e)}" for e in errors]
+    return "\n\n".join(lines)
+
+
 def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Blocks:
     """The chat app around ``engine`` (which should already be loaded): wiring only."""
 
-    def on_respond(message, chat, raw, k):
-        yield from respond(engine, message, chat, raw, k)
+    def on_respond(message, chat, raw, k, documents):
+        yield from respond(engine, message, chat, raw, k, documents=documents)
 
-    def on_retry(chat, raw, k):
-        yield from retry(engine, chat, raw, k)
+    def on_retry(chat, raw, k, documents):
+        yield from retry(engine, chat, raw, k, documents=documents)
 
-    def on_example(event: gr.SelectData, chat: list, state: list, k) -> Iterator[tuple]:
+    def on_example(event: gr.SelectData, chat: list, state: list, k, documents) -> Iterator[tuple]:
         value = event.value
-        yield from respond(engine, value.get("text", "") if isinstance(value, dict) else str(value), chat, state, k)
+        question = value.get("text", "") if isinstance(value, dict) else str(value)
+        yield from respond(engine, question, chat, state, k, documents=documents)
+
+    def on_documents(selected=None):
+        try:
+            documents = engine.documents()
+        except Exception as exc:  # no index yet, or a broken one: the chat says so
+            log.error("cannot list documents: %s", exc)
+            return gr.update(), "<p>文档列表暂不可用。</p>"
+        ids = {d.id for d in documents}
+        keep = [d for d in (selected or []) if d in ids]
+        return gr.update(choices=document_choices(documents), value=keep), render_documents(documents)
+
+    def on_upload(files, selected, progress=gr.Progress(track_tqdm=True)):
+        progress(0, desc="正在读取并建立索引…")
+        status = add_uploaded(engine, files, engine.settings.max_document_mb)
+        choices, table = on_documents(selected)
+        return status, choices, table, None
 
     def on_like(data: gr.LikeData, raw: list):
         try:
@@ -304,17 +405,25 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Block
         except Exception:
             log.exception("could not store feedback")
 
-    def api_answer(question: str, history: list[dict] | None = None, k: int = 3) -> dict:
-        """Answer one question (``history``: the conversation so far, Gradio messages)."""
-        return answer_api(engine, question, history, k)
+    def api_answer(
+        question: str, history: list[dict] | None = None, k: int = 3, documents: list[str] | None = None
+    ) -> dict:
+        """Answer one question (``history``: the conversation so far, Gradio messages;
+        ``documents``: ids of the documents to ask, None for all)."""
+        return answer_api(engine, question, history, k, documents)
 
-    def api_retrieve(question: str, k: int = 5) -> list[dict]:
+    def api_retrieve(question: str, k: int = 5, documents: list[str] | None = None) -> list[dict]:
         """The ``k`` passages (1–50) that best match ``question``, best first."""
-        return retrieve_api(engine, question, k)
+        return retrieve_api(engine, question, k, documents)
 
-    with gr.Blocks(title="报告问答 · 北关区2020年政府工作报告") as demo:
+    def api_documents() -> list[dict]:
+        """The indexed documents: id, title, year, pages, passages, source…"""
+        return documents_api(engine)
+
+    with gr.Blocks(title="报告问答 · 政府工作报告") as demo:
         gr.Markdown(
-            "## 报告问答\n安阳市北关区 2020 年《政府工作报告》及其词语解释。答案摘自报告原文，并注明出处与页码。"
+            "## 报告问答\n政府工作报告问答：默认收录安阳市北关区 2020 年《政府工作报告》及其词语解释，"
+            "也可以添加其他年份、其他地区的报告。答案摘自报告原文，并注明文档、出处与页码。"
         )
         raw = gr.State([])
         with gr.Row(equal_height=False):
@@ -344,25 +453,53 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None) -> gr.Block
                     k = gr.Slider(1, 10, value=3, step=1, label="显示的相关段落数", elem_id="k")
                     clear_btn = gr.Button("清空对话", scale=0, min_width=100)
             with gr.Column(scale=2, min_width=300):
+                selector = gr.Dropdown(
+                    choices=[],
+                    value=[],
+                    multiselect=True,
+                    label="检索范围",
+                    info="选择一份或几份报告；不选即检索全部文档",
+                    elem_id="document-filter",
+                )
                 gr.Markdown("### 出处")
                 sources = gr.HTML(render_sources(None, [], engine), elem_id="sources")
+                with gr.Accordion("文档：已收录的报告与添加新报告", open=False, elem_id="documents-panel"):
+                    documents_table = gr.HTML("", elem_id="documents")
+                    upload = gr.File(
+                        label=f"添加报告（PDF、Word、TXT、Markdown，不超过 {engine.settings.max_document_mb} MB）",
+                        file_types=list(SUPPORTED_SUFFIXES),
+                        file_count="multiple",
+                        elem_id="upload",
+                    )
+                    upload_status = gr.Markdown("", elem_id="upload-status")
 
         outputs = [chatbot, raw, sources, box]
-        box.submit(on_respond, [box, chatbot, raw, k], outputs, api_visibility="private")  # the UI's; use /answer
-        send.click(on_respond, [box, chatbot, raw, k], outputs, api_visibility="private")
+        inputs = [box, chatbot, raw, k, selector]
+        box.submit(on_respond, inputs, outputs, api_visibility="private")  # the UI's; use /answer
+        send.click(on_respond, inputs, outputs, api_visibility="private")
         chatbot.example_select(
             on_example,
-            [chatbot, raw, k],
+            [chatbot, raw, k, selector],
             outputs,
             api_visibility="private",
         )
-        chatbot.retry(on_retry, [chatbot, raw, k], outputs, api_visibility="private")
+        chatbot.retry(on_retry, [chatbot, raw, k, selector], outputs, api_visibility="private")
+        upload.upload(
+            on_upload,
+            [upload, selector],
+            [upload_status, selector, documents_table, upload],
+            api_visibility="private",
+            concurrency_limit=1,
+            concurrency_id="documents",
+        )
+        demo.load(on_documents, [selector], [selector, documents_table], api_visibility="private")
         chatbot.undo(undo, [chatbot, raw], [chatbot, raw, box], api_visibility="private")
         chatbot.clear(lambda: clear(engine), None, outputs, api_visibility="private")
         clear_btn.click(lambda: clear(engine), None, outputs, api_visibility="private")
         chatbot.like(on_like, [raw], None, api_visibility="private")
         gr.api(api_answer, api_name="answer", queue=False)
         gr.api(api_retrieve, api_name="retrieve", queue=False)
+        gr.api(api_documents, api_name="documents", queue=False)
     return demo
 
 
@@ -387,6 +524,9 @@ def passage_json(p: Passage) -> dict:
         "source": p.source,
         "citation": p.citation,
         "score": p.score,
+        "document": p.document,
+        "document_title": p.document_title,
+        "document_year": p.document_year,
     }
 
 
@@ -402,6 +542,8 @@ def answer_json(result: Answer, related: list[Passage]) -> dict:
         "key": result.key,
         "page": result.page,
         "cited": result.cited,
+        "document": result.document,
+        "document_title": result.document_title,
         "question": result.question,
         "citations": [passage_json(p) for p in result.citations],
         "related": [passage_json(p) for p in related],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -69,7 +70,7 @@ def test_api_reports_bad_input_without_failing(client):
 
 def test_api_lists_only_the_documented_endpoints(client):
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == {"/answer", "/retrieve"}
+    assert endpoints == {"/answer", "/retrieve", "/documents"}
 
 
 def test_concurrent_answers_equal_sequential_ones(app_url, client):
@@ -217,3 +218,61 @@ def test_the_console_shows_only_what_a_user_needs(app_url, app_data):
     assert any("is ready" in line and app_url.rstrip("/") in line for line in lines), console
     noise = ("faiss", "Loading weights", "DEBUG", "share=True", "it/s]")
     assert not [line for line in lines if any(n in line for n in noise)], console
+
+
+@pytest.fixture
+def corpus_app(built_index, tmp_path):
+    """An app on a private copy of the index, free to add documents to."""
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    with running_app(tmp_path, env={"QA_INDEX_DIR": str(index), "QA_MAX_DOCUMENT_MB": "1"}) as (url, _):
+        yield url, index
+
+
+@pytest.mark.browser
+def test_adding_a_report_and_asking_it_in_the_browser(corpus_app, second_report, tmp_path):
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    url, index = corpus_app
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(url)
+        page.wait_for_selector("#question textarea")
+        page.get_by_text("文档：已收录的报告与添加新报告").click()
+        page.wait_for_function("(document.querySelector('#documents')?.innerText || '').includes('北关区政府工作报告')")
+        assert _accessibility_problems(page) == []
+        # a broken file: one clear line, nothing added
+        page.set_input_files("#upload input[type=file]", str(broken))
+        page.wait_for_function(
+            "(document.querySelector('#upload-status')?.innerText || '').includes('❌')", timeout=60_000
+        )
+        assert "not a readable PDF" in page.inner_text("#upload-status")
+        assert page.locator("#documents tbody tr").count() == 1
+        # the second report: added in the background, then listed and selectable
+        page.set_input_files("#upload input[type=file]", str(second_report))
+        page.wait_for_function(
+            "(document.querySelector('#upload-status')?.innerText || '').includes('已添加')", timeout=120_000
+        )
+        assert "文峰区2021年政府工作报告" in page.inner_text("#documents")
+        page.locator("#document-filter input").click()
+        page.locator("[data-testid=dropdown-option]", has_text="文峰区2021年政府工作报告").click()
+        page.keyboard.press("Escape")
+        page.fill("#question textarea", "今年建筑业税收目标是多少")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "(document.querySelector('#sources')?.innerText || '').includes('文峰区2021年政府工作报告')", timeout=30_000
+        )
+        assert "突破5亿元" in page.inner_text("#chat")
+        assert "突破4亿元" not in page.inner_text("#chat")  # the bundled report was not asked
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "documents.png"), full_page=True)
+        browser.close()
+    manifest = json.loads((index / "manifest.json").read_text())
+    assert [d["year"] for d in manifest["documents"]] == [2020, 2021]
