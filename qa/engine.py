@@ -95,7 +95,7 @@ class Engine:
             index = load_index(self.settings, self.embedder.fingerprint)
         except IndexMissingError:
             log.warning("no index at %s yet: building it (once, about 15 s)", self.settings.index_dir)
-            build_index(self.settings, self.embedder, progress=False)
+            build_index(self.settings, self.embedder, progress=False, if_missing=True)
             index = load_index(self.settings, self.embedder.fingerprint)
         except IndexError as exc:
             if not self.rebuild:

@@ -433,8 +433,12 @@ def build_index(
     chunks: list[Chunk] | None = None,
     progress: bool = True,
     sources: list[Path] | None = None,
+    if_missing: bool = False,
 ) -> dict:
     """Rebuild the index and install it atomically; returns the manifest.
+
+    ``if_missing``: build only if there is still no index once the lock is held (two
+    processes starting on a fresh machine build it once).
 
     The corpus is ``sources`` when given, else the documents already indexed, else the
     configured corpus file (the bundled report). A document whose file, chunker and model
@@ -447,6 +451,8 @@ def build_index(
     embedder = embedder or Embedder(settings)
     started = time.perf_counter()
     with _locked(settings):
+        if if_missing and (settings.index_dir / "manifest.json").is_file():
+            return read_manifest(settings)
         if chunks is not None:
             info = DocumentInfo("synthetic", "synthetic", None, 1, len(chunks), 0, "synthetic", "", "")
             vectors = embedder.encode_passages([c.search_text for c in chunks], show_progress=progress)
