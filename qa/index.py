@@ -418,6 +418,15 @@ def _stage_source(settings: Settings, path: Path, title: str | None = None) -> D
     )
 
 
+def _refreshed(settings: Settings, info: DocumentInfo) -> DocumentInfo:
+    """The configured corpus file (the bundled report) as it is now, if it changed since
+    it was added; any other document as it was added."""
+    origin = Path(info.origin) if info.origin else None
+    if origin is None or origin != settings.corpus.resolve() or not origin.is_file():
+        return info
+    return info if _sha256(origin) == info.sha256 else _stage_source(settings, origin)
+
+
 def _current_documents(settings: Settings) -> list[DocumentInfo]:
     """The corpus as the manifest lists it (empty when there is no readable index)."""
     try:
@@ -461,7 +470,7 @@ def build_index(
             if sources is not None:
                 infos = [_stage_source(settings, Path(p)) for p in sources]
             else:
-                infos = _current_documents(settings)
+                infos = [_refreshed(settings, i) for i in _current_documents(settings)]
                 missing = [i for i in infos if not (settings.index_dir / i.file).is_file()]
                 if missing:
                     raise FileNotFoundError(f"the file of document {missing[0].id} is missing: {missing[0].file}")

@@ -72,6 +72,28 @@ def report_pdf(target: Path) -> Path:
     return target
 
 
+def wrapped_pdf(text: str, target: Path) -> Path:
+    """Print a typed text to PDF as a browser lays it out: one ``<p>`` per line of the
+    text, wrapped at the page width (A5), first lines indented."""
+    from playwright.sync_api import sync_playwright
+
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
+    document = f"""<!doctype html><html lang="zh"><meta charset="utf-8"><style>
+        @page {{ size: A5; margin: 15mm; }}
+        body {{ font-family: "WenQuanYi Zen Hei", sans-serif; font-size: 12pt; }}
+        p {{ text-indent: 2em; margin: 0; }}
+    </style><body>{body}</body></html>"""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        try:
+            page = browser.new_page()
+            page.set_content(document)
+            page.pdf(path=str(target), format="A5")
+        finally:
+            browser.close()
+    return target
+
+
 def report_docx(target: Path) -> Path:
     """The bundled report as a Word document: a paragraph per paragraph of the report,
     a page break where its pages begin."""

@@ -73,8 +73,9 @@ def test_stale_when_the_corpus_changes(settings, engine, tmp_path):
         fh.write("\n新增一句。\n")
     with pytest.raises(IndexStaleError, match="corpus changed.*qa-index build"):
         load_index(local)
-    build_index(local, engine.embedder, progress=False, sources=[corpus])
+    build_index(local, engine.embedder, progress=False)  # what the app does for a stale index
     assert "新增一句" in load_index(local).chunks[-1].text
+    assert len(list((tmp_path / "index" / "sources").iterdir())) == 1  # the old copy is gone
 
 
 def test_stale_when_the_chunker_or_model_changes(settings, index_copy, engine):

@@ -32,6 +32,17 @@ def test_the_docx_gives_the_reports_text_and_pages(report_docx, document):
     assert len(parsed.glossary) == 35
 
 
+def test_a_pdf_wrapped_at_another_width_gives_the_same_paragraphs(report_pdf, tmp_path):
+    """Printed lines are joined by the document's own line width, whatever it is."""
+    from .fixtures import wrapped_pdf
+
+    typed = parse_document(SECOND_REPORT, "文峰区2021年政府工作报告.txt")
+    printed = load_document(wrapped_pdf(SECOND_REPORT, tmp_path / "文峰区2021年政府工作报告.pdf"))
+    body = [(b.kind, b.text) for b in printed.blocks if b.kind != "cover"]
+    assert body == [(b.kind, b.text) for b in typed.blocks if b.kind != "cover"]
+    assert (printed.year, printed.title) == (2021, "文峰区2021年政府工作报告")
+
+
 def test_a_typed_report_has_paragraphs_headings_items_and_a_glossary():
     doc = parse_document(SECOND_REPORT, "文峰区2021年政府工作报告.txt")
     kinds = [b.kind for b in doc.blocks]
@@ -115,7 +126,15 @@ def _bytes(data: bytes):
     return make
 
 
+def _zip_named_pdf(target):
+    """A Word document (a zip archive) saved with a .pdf extension."""
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document/>")
+    return target
+
+
 BAD_FILES = {
+    "word.pdf": (_zip_named_pdf, "not a readable PDF"),
     "empty.pdf": (_bytes(b""), "empty"),
     "garbage.pdf": (_bytes(b"%PDF-1.4\n\x00\xff garbage"), "not a readable PDF"),
     "scan.pdf": (_scanned_pdf, "no text layer.*OCR is not supported"),
