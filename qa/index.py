@@ -39,6 +39,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -140,7 +141,9 @@ class DocumentInfo:
 
 @dataclass
 class ReportIndex:
-    """A loaded index: passages, their sentences, dense and BM25 indexes, the manifest."""
+    """A loaded index — the local store: passages, their sentences, dense and BM25
+    indexes, the manifest. The retriever uses only its search methods and records, never
+    FAISS or bm25s themselves (a store on another engine offers the same methods)."""
 
     chunks: list[Chunk]
     dense: object  # faiss.Index
@@ -151,11 +154,59 @@ class ReportIndex:
     sentence_vectors: np.ndarray  # (len(sentences), dim), unit length
     documents: list[DocumentInfo] = field(default_factory=list)
 
+    def __post_init__(self):
+        import faiss
+
+        # One query at a time: FAISS's OpenMP threads would only fight the query encoder's.
+        faiss.omp_set_num_threads(1)
+        self._lock = threading.Lock()
+        self._sentence_index = make_faiss_index(self.sentence_vectors) if len(self.sentences) else None
+
     @property
     def year(self) -> int | None:
         """The newest document's own year (from its cover date), or None."""
         years = [d.year for d in self.documents if d.year is not None]
         return max(years) if years else None
+
+    # -- searching: what a store offers the retriever (positions, best first) --------------
+
+    def dense_search(self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Positions of the ``n`` passages nearest to ``vector`` (among ``allowed`` ones)."""
+        return self._faiss_search(self.dense, vector, n, allowed)
+
+    def sentence_search(self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Rows of the ``n`` sentences nearest to ``vector`` (among ``allowed`` ones)."""
+        if self._sentence_index is None:
+            return np.empty(0, dtype=np.int64)
+        return self._faiss_search(self._sentence_index, vector, min(n, self._sentence_index.ntotal), allowed)
+
+    def lexical_search(self, tokens: list[str], n: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Positions of the ``n`` best BM25 matches of ``tokens`` (``allowed``: a mask)."""
+        scores = self.bm25.get_scores(tokens)
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
+        n = min(n, len(scores))
+        if n <= 0:
+            return np.empty(0, dtype=np.int64)
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return top[scores[top] > 0]
+
+    def _faiss_search(self, index, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
+        import faiss
+
+        x = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        params = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(allowed)
+            params = (
+                faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+                if isinstance(index, faiss.IndexHNSW)
+                else faiss.SearchParameters(sel=selector)
+            )
+        with self._lock:
+            _, ids = index.search(x, n, params=params) if params is not None else index.search(x, n)
+        return ids[0][ids[0] >= 0]
 
 
 def _chunk_to_json(chunk: Chunk) -> dict:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import re
-import threading
 from collections import Counter
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ import numpy as np
 from .chunking import Chunk, Sentence
 from .config import MAX_K, MAX_QUESTION_CHARS, Settings
 from .documents import match_form, term_keys
-from .index import ReportIndex, make_faiss_index
+from .index import ReportIndex
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
 from .vocabulary import (
@@ -142,18 +141,12 @@ class Retriever:
         self.documents = {d.id: d for d in index.documents}
         self._document_of = [c.document for c in index.chunks]
         self._sentence_chunk = np.array([s.chunk for s in index.sentences], dtype=np.int64)
-        self._sentence_dense = make_faiss_index(index.sentence_vectors) if len(index.sentences) else None
         self._sentences_by_chunk: list[list[int]] = [[] for _ in index.chunks]
         for i, sentence in enumerate(index.sentences):
             self._sentences_by_chunk[sentence.chunk].append(i)
         self._chunk_tokens = [frozenset(self.analyzer.tokens(c.text)) for c in index.chunks]
-        self._faiss_lock = threading.Lock()
         self._scopes: dict[tuple, Retriever] = {}
         self._scope(None)
-        # One query vector at a time: FAISS's OpenMP threads only fight the query encoder's.
-        import faiss
-
-        faiss.omp_set_num_threads(1)
 
     def _scope(self, documents: tuple[str, ...] | None) -> None:
         """Set what depends on the documents searched (all of them when None)."""
@@ -161,12 +154,13 @@ class Retriever:
         self.scope = documents
         if documents is None:
             rows = list(range(len(chunks)))
-            self._allowed = self._allowed_sentences = None
+            self._allowed = self._allowed_rows = self._allowed_sentences = None
         else:
             wanted = set(documents)
             rows = [i for i, d in enumerate(self._document_of) if d in wanted]
             self._allowed = np.zeros(len(chunks), dtype=bool)
             self._allowed[rows] = True
+            self._allowed_rows = np.asarray(rows, dtype=np.int64)
             self._allowed_sentences = np.nonzero(self._allowed[self._sentence_chunk])[0].astype(np.int64)
         scoped = [chunks[i] for i in rows]
         #: How many passages the documents searched have, and in how many each token
@@ -313,53 +307,20 @@ class Retriever:
                 hits.append(pos)
         return hits
 
-    @staticmethod
-    def _search_faiss(index, vec: np.ndarray, n: int, allowed: np.ndarray | None):
-        """FAISS search limited to the ids in ``allowed`` (all when None)."""
-        import faiss
-
-        x = np.ascontiguousarray(vec, dtype=np.float32)
-        if allowed is None:
-            return index.search(x, n)
-        selector = faiss.IDSelectorBatch(allowed)
-        params = (
-            faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
-            if isinstance(index, faiss.IndexHNSW)
-            else faiss.SearchParameters(sel=selector)
-        )
-        return index.search(x, n, params=params)
-
     def _dense_ranking(self, query: str, n: int) -> np.ndarray:
-        vec = self.embedder.encode_query(query)[None, :]
-        allowed = None if self._allowed is None else np.nonzero(self._allowed)[0].astype(np.int64)
-        with self._faiss_lock:
-            _, ids = self._search_faiss(self.index.dense, vec, n, allowed)
-        return ids[0][ids[0] >= 0]
+        vec = self.embedder.encode_query(query)
+        return self.index.dense_search(vec, n, self._allowed_rows)
 
     def _sentence_ranking(self, query: str, n: int) -> np.ndarray:
         """Passages ranked by their most similar sentence (finds a passage whose one
         sentence answers, however much else it says)."""
-        if self._sentence_dense is None:
-            return np.empty(0, dtype=np.int64)
-        vec = self.embedder.encode_query(query)[None, :]
-        with self._faiss_lock:
-            _, ids = self._search_faiss(
-                self._sentence_dense, vec, min(4 * n, self._sentence_dense.ntotal), self._allowed_sentences
-            )
-        chunks = self._sentence_chunk[ids[0][ids[0] >= 0]]
+        rows = self.index.sentence_search(self.embedder.encode_query(query), 4 * n, self._allowed_sentences)
+        chunks = self._sentence_chunk[rows]
         return np.array(list(dict.fromkeys(chunks.tolist()))[:n], dtype=np.int64)
 
     def _bm25_ranking(self, query: str, n: int) -> np.ndarray:
         tokens = self.analyzer.query_tokens(query)
-        if not tokens:
-            return np.empty(0, dtype=np.int64)
-        scores = self.index.bm25.get_scores(tokens)
-        if self._allowed is not None:
-            scores = np.where(self._allowed, scores, 0.0)
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return top[scores[top] > 0]
+        return self.index.lexical_search(tokens, n, self._allowed) if tokens else np.empty(0, dtype=np.int64)
 
     def scores(self, question: str, k: int = 0) -> dict[int, float]:
         """Fused score of every candidate passage (by position in the index); each ranking
