@@ -84,10 +84,21 @@ class Settings:
     threads: int = field(default_factory=lambda: int(os.environ.get("QA_THREADS", "0")) or min(2, os.cpu_count() or 1))
     #: Query encoder weights: ``int8`` (135 MB, faster) or ``fp32`` (the way back, 470 MB).
     query_precision: str = field(default_factory=lambda: os.environ.get("QA_QUERY_ENCODER", "int8"))
+    #: Where the index is served from: ``local`` (FAISS + bm25s files) or ``milvus``.
+    store: str = field(default_factory=lambda: os.environ.get("QA_STORE", "local"))
+    #: Milvus: a file path (Milvus Lite, embedded; default ``<index_dir>/milvus.db``) or
+    #: ``http://host:19530`` (a server or cluster); its token and collection name.
+    milvus_uri: str = field(default_factory=lambda: os.environ.get("QA_MILVUS_URI", ""))
+    milvus_token: str = field(default_factory=lambda: os.environ.get("QA_MILVUS_TOKEN", ""))
+    milvus_collection: str = field(default_factory=lambda: os.environ.get("QA_MILVUS_COLLECTION", "report_qa"))
     #: Largest document file that may be added (MB).
     max_document_mb: int = field(default_factory=lambda: int(os.environ.get("QA_MAX_DOCUMENT_MB", "20")))
     #: Candidates taken from each of the dense and BM25 rankings before fusion.
     candidates: int = 30
+
+    def __post_init__(self):
+        if self.store not in ("local", "milvus"):
+            raise ValueError(f"QA_STORE must be local or milvus, not {self.store!r}")
 
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed (paths given as str are accepted)."""

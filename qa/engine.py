@@ -62,6 +62,14 @@ class Engine:
     CHANGE_CHECK_SECONDS = 1.0
 
     def _stamp(self) -> tuple | None:
+        """What changes when the index does: the current build in Milvus, or the manifest file."""
+        if self.settings.store == "milvus":
+            from .milvus_store import current_build
+
+            try:
+                return (current_build(self.settings),)
+            except IndexError:
+                return self._manifest_stamp  # unreachable now: keep serving what is loaded
         try:
             st = (Path(self.settings.index_dir) / "manifest.json").stat()
         except OSError:

@@ -202,12 +202,37 @@ def cross_validated(questions: list[dict], engine=None, documents=None) -> Repor
     return evaluate(questions, engine, {fold: Answerer(retriever, m) for fold, m in models.items()}, documents)
 
 
+def compare_stores(questions: list[dict], documents=None) -> int:
+    """Answer from the local store and from Milvus (built from the same documents when it
+    has no index yet), and print their figures side by side."""
+    from .config import Settings
+    from .engine import Engine
+
+    local = Engine(Settings().with_(store="local"))
+    milvus = Engine(Settings().with_(store="milvus"))
+    milvus.embedder = local.embedder  # one model in memory
+    rows = {
+        name: evaluate(questions, engine, documents=documents).rows
+        for name, engine in (("local", local), ("milvus", milvus))
+    }
+    print(f"{'type':<14}" + "".join(f"{f'{c} {s}':>16}" for c in ("R@1", "acc") for s in ("local", "milvus")))
+    for kind in rows["local"]:
+        cells = [rows[s][kind][c] for c in ("R@1", "acc") for s in ("local", "milvus")]
+        print(f"{kind:<14}" + "".join(f"{'-' if v is None else f'{v:.3f}':>16}" for v in cells))
+    worst = max(abs((rows["local"]["overall"][c] or 0) - (rows["milvus"]["overall"][c] or 0)) for c in ("R@1", "acc"))
+    print(f"\nlargest overall difference: {worst:.3f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__.splitlines()[0])
     parser.add_argument("questions", help="JSON lines file of questions")
     parser.add_argument("--cv", action="store_true", help="also print 5-fold cross-validated figures")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the misses")
     parser.add_argument("--documents", nargs="+", metavar="ID", help="ask only these documents (default: all)")
+    parser.add_argument(
+        "--store", choices=("local", "milvus"), help="milvus: answer from both stores and print them side by side"
+    )
     args = parser.parse_args(argv)
     console.setup()
     try:
@@ -215,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.store == "milvus":
+        return compare_stores(questions, args.documents)
     report = evaluate(questions, documents=args.documents)
     if args.verbose:
         print("\n".join(report.failures) or "no misses")

@@ -160,6 +160,7 @@ class ReportIndex:
         # One query at a time: FAISS's OpenMP threads would only fight the query encoder's.
         faiss.omp_set_num_threads(1)
         self._lock = threading.Lock()
+        self._row_cache: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._sentence_index = make_faiss_index(self.sentence_vectors) if len(self.sentences) else None
 
     @property
@@ -170,27 +171,45 @@ class ReportIndex:
 
     # -- searching: what a store offers the retriever (positions, best first) --------------
 
-    def dense_search(self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Positions of the ``n`` passages nearest to ``vector`` (among ``allowed`` ones)."""
-        return self._faiss_search(self.dense, vector, n, allowed)
+    def dense_search(self, vector: np.ndarray, n: int, documents: tuple[str, ...] | None = None) -> np.ndarray:
+        """Positions of the ``n`` passages nearest to ``vector`` (of ``documents``; None: all)."""
+        return self._faiss_search(self.dense, vector, n, self._rows(documents)[0])
 
-    def sentence_search(self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Rows of the ``n`` sentences nearest to ``vector`` (among ``allowed`` ones)."""
+    def sentence_search(self, vector: np.ndarray, n: int, documents: tuple[str, ...] | None = None) -> np.ndarray:
+        """Rows of the ``n`` sentences nearest to ``vector`` (of ``documents``; None: all)."""
         if self._sentence_index is None:
             return np.empty(0, dtype=np.int64)
-        return self._faiss_search(self._sentence_index, vector, min(n, self._sentence_index.ntotal), allowed)
+        n = min(n, self._sentence_index.ntotal)
+        return self._faiss_search(self._sentence_index, vector, n, self._rows(documents)[1])
 
-    def lexical_search(self, tokens: list[str], n: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Positions of the ``n`` best BM25 matches of ``tokens`` (``allowed``: a mask)."""
+    def lexical_search(self, tokens: list[str], n: int, documents: tuple[str, ...] | None = None) -> np.ndarray:
+        """Positions of the ``n`` best BM25 matches of ``tokens`` (of ``documents``; None: all)."""
         scores = self.bm25.get_scores(tokens)
-        if allowed is not None:
-            scores = np.where(allowed, scores, 0.0)
+        rows = self._rows(documents)[0]
+        if rows is not None:
+            mask = np.zeros(len(scores), dtype=bool)
+            mask[rows] = True
+            scores = np.where(mask, scores, 0.0)
         n = min(n, len(scores))
         if n <= 0:
             return np.empty(0, dtype=np.int64)
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
         return top[scores[top] > 0]
+
+    def _rows(self, documents: tuple[str, ...] | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(passage positions, sentence rows) of ``documents`` (None, None: all)."""
+        if documents is None:
+            return None, None
+        key = tuple(sorted(documents))
+        if key not in self._row_cache:
+            wanted = set(key)
+            passages = np.array([i for i, c in enumerate(self.chunks) if c.document in wanted], dtype=np.int64)
+            sentences = np.array(
+                [i for i, s in enumerate(self.sentences) if self.chunks[s.chunk].document in wanted], dtype=np.int64
+            )
+            self._row_cache[key] = (passages, sentences)
+        return self._row_cache[key]
 
     def _faiss_search(self, index, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
         import faiss
@@ -409,6 +428,10 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
         os.replace(tmp, settings.index_dir / build_name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if settings.store == "milvus":  # the store that serves; the local build stays the batch job's state
+        from .milvus_store import upload
+
+        upload(settings, manifest, chunks, sentences, vectors, sentence_vectors, bm25, terms)
     _write_atomic(settings.index_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
     _remove_unused(settings, manifest)
     return manifest
@@ -469,6 +492,17 @@ def _stage_source(settings: Settings, path: Path, title: str | None = None) -> D
     )
 
 
+def _index_exists(settings: Settings) -> bool:
+    """Whether the configured store already serves an index (and the local state has one)."""
+    if not (settings.index_dir / "manifest.json").is_file():
+        return False
+    if settings.store == "milvus":
+        from .milvus_store import current_build
+
+        return current_build(settings) is not None
+    return True
+
+
 def _refreshed(settings: Settings, info: DocumentInfo) -> DocumentInfo:
     """The configured corpus file (the bundled report) as it is now, if it changed since
     it was added; any other document as it was added."""
@@ -511,7 +545,7 @@ def build_index(
     embedder = embedder or Embedder(settings)
     started = time.perf_counter()
     with _locked(settings):
-        if if_missing and (settings.index_dir / "manifest.json").is_file():
+        if if_missing and _index_exists(settings):
             return read_manifest(settings)
         if chunks is not None:
             info = DocumentInfo("synthetic", "synthetic", None, 1, len(chunks), 0, "synthetic", "", "")
@@ -613,7 +647,13 @@ def remove_document(settings: Settings | None, doc_id: str, embedder=None) -> Do
 
 def list_documents(settings: Settings | None = None) -> list[DocumentInfo]:
     """The documents in the index (raises :class:`IndexMissingError` without one)."""
-    manifest = read_manifest(settings or Settings())
+    settings = settings or Settings()
+    if settings.store == "milvus":
+        from .milvus_store import read_meta
+
+        manifest = read_meta(settings)["manifest"]
+    else:
+        manifest = read_manifest(settings)
     return [DocumentInfo(**d) for d in manifest.get("documents", [])]
 
 
@@ -670,6 +710,10 @@ def load_index(settings: Settings | None = None, model_fingerprint: str | None =
     import faiss
 
     settings = settings or Settings()
+    if settings.store == "milvus":
+        from .milvus_store import load_milvus_index
+
+        return load_milvus_index(settings, model_fingerprint)
     manifest = read_manifest(settings)
     check_current(settings, manifest, model_fingerprint)
     build = settings.index_dir / str(manifest.get("build", ""))

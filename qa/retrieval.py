@@ -154,13 +154,12 @@ class Retriever:
         self.scope = documents
         if documents is None:
             rows = list(range(len(chunks)))
-            self._allowed = self._allowed_rows = self._allowed_sentences = None
+            self._allowed = self._allowed_sentences = None
         else:
             wanted = set(documents)
             rows = [i for i, d in enumerate(self._document_of) if d in wanted]
             self._allowed = np.zeros(len(chunks), dtype=bool)
             self._allowed[rows] = True
-            self._allowed_rows = np.asarray(rows, dtype=np.int64)
             self._allowed_sentences = np.nonzero(self._allowed[self._sentence_chunk])[0].astype(np.int64)
         scoped = [chunks[i] for i in rows]
         #: How many passages the documents searched have, and in how many each token
@@ -309,18 +308,18 @@ class Retriever:
 
     def _dense_ranking(self, query: str, n: int) -> np.ndarray:
         vec = self.embedder.encode_query(query)
-        return self.index.dense_search(vec, n, self._allowed_rows)
+        return self.index.dense_search(vec, n, self.scope)
 
     def _sentence_ranking(self, query: str, n: int) -> np.ndarray:
         """Passages ranked by their most similar sentence (finds a passage whose one
         sentence answers, however much else it says)."""
-        rows = self.index.sentence_search(self.embedder.encode_query(query), 4 * n, self._allowed_sentences)
+        rows = self.index.sentence_search(self.embedder.encode_query(query), 4 * n, self.scope)
         chunks = self._sentence_chunk[rows]
         return np.array(list(dict.fromkeys(chunks.tolist()))[:n], dtype=np.int64)
 
     def _bm25_ranking(self, query: str, n: int) -> np.ndarray:
         tokens = self.analyzer.query_tokens(query)
-        return self.index.lexical_search(tokens, n, self._allowed) if tokens else np.empty(0, dtype=np.int64)
+        return self.index.lexical_search(tokens, n, self.scope) if tokens else np.empty(0, dtype=np.int64)
 
     def scores(self, question: str, k: int = 0) -> dict[int, float]:
         """Fused score of every candidate passage (by position in the index); each ranking
