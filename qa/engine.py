@@ -20,8 +20,10 @@ from .embedding import Embedder
 from .features import FEATURES
 from .index import (
     DocumentInfo,
+    IndexCorruptError,
     IndexError,
     IndexMissingError,
+    IndexStaleError,
     add_documents,
     build_index,
     list_documents,
@@ -105,7 +107,7 @@ class Engine:
             log.warning("no index at %s yet: building it (once, about 15 s)", self.settings.index_dir)
             build_index(self.settings, self.embedder, progress=False, if_missing=True)
             index = load_index(self.settings, self.embedder.fingerprint)
-        except IndexError as exc:
+        except (IndexCorruptError, IndexStaleError) as exc:
             if not self.rebuild:
                 raise
             log.warning("%s — rebuilding now", exc)

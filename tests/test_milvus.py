@@ -1,0 +1,142 @@
+"""The Milvus store: embedded (a file URI) and as a real server on a loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+pytest.importorskip("pymilvus", reason="pip install -e '.[test]' installs pymilvus[milvus-lite]")
+
+from qa.engine import Engine  # noqa: E402
+from qa.eval import evaluate, load_questions  # noqa: E402
+from qa.index import add_documents, build_index, list_documents, remove_document  # noqa: E402
+from qa.load import free_port  # noqa: E402
+from qa.milvus_store import StoreUnavailableError  # noqa: E402
+
+from .conftest import DEV, running_app  # noqa: E402
+
+
+def _engine(settings, engine) -> Engine:
+    other = Engine(settings)
+    other.embedder = engine.embedder  # one model in memory
+    return other.load()
+
+
+@pytest.fixture(scope="module")
+def embedded(built_index, settings, engine, tmp_path_factory):
+    """Milvus Lite in a file, built from the same documents as the local index."""
+    root = tmp_path_factory.mktemp("milvus")
+    shutil.copytree(built_index, root / "index")
+    local = settings.with_(store="milvus", milvus_uri=str(root / "milvus.db"), index_dir=root / "index")
+    build_index(local, engine.embedder, progress=False)
+    return local
+
+
+def test_the_same_answers_as_the_local_store(embedded, engine, settings):
+    sample = [q for q in load_questions(DEV) if q["fold"] == 0]
+    local = evaluate(sample, Engine(settings.with_(index_dir=embedded.index_dir)).load()).rows["overall"]
+    milvus = evaluate(sample, _engine(embedded, engine)).rows["overall"]
+    assert abs(local["R@1"] - milvus["R@1"]) <= 0.01 and abs(local["acc"] - milvus["acc"]) <= 0.01
+    mine = _engine(embedded, engine)
+    for question in ("今年建筑业税收目标是多少", "什么是“六稳”？", "去年城镇新增就业多少人"):
+        assert [p.chunk_id for p in mine.retrieve(question, 5)] == [p.chunk_id for p in engine.retrieve(question, 5)]
+        assert mine.answer(question).text == engine.answer(question).text
+
+
+def test_add_filter_list_and_remove(embedded, engine, second_report, tmp_path):
+    store = embedded.with_(milvus_collection="report_qa_changes")
+    build_index(store, engine.embedder, progress=False)
+    added, errors = add_documents(store, [second_report], engine.embedder, progress=False)
+    assert not errors
+    listed = list_documents(store)  # read from Milvus, as a serving process does
+    assert [d.year for d in listed] == [2020, 2021]
+    served = _engine(store, engine)
+    passages = served.retrieve("生产总值", 5, [added[0].id])
+    assert passages and {p.document for p in passages} == {added[0].id}
+    assert "突破5亿元" in served.answer("今年建筑业税收目标是多少", documents=[added[0].id]).text
+    remove_document(store, added[0].id, engine.embedder)
+    assert [d.year for d in list_documents(store)] == [2020]
+
+
+def test_an_unreachable_milvus_is_one_clear_error(settings, tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match=f"Milvus at {uri}"):
+        Engine(settings.with_(store="milvus", milvus_uri=uri, index_dir=tmp_path)).load()
+    assert time.monotonic() - started < 30
+
+
+@contextlib.contextmanager
+def milvus_server(data_dir):
+    """``milvus-lite server`` on a free loopback port, stopped afterwards."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["milvus-lite", "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "listening" in line, line
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _documents(url: str) -> list[dict]:
+    from gradio_client import Client
+
+    return Client(url, verbose=False).predict(api_name="/documents")
+
+
+def test_two_apps_share_one_milvus_server(built_index, settings, engine, second_report, tmp_path):
+    """Two app processes with no local index serve from one server; a change made
+    through one (here by the batch job's qa-index add) is seen by both."""
+    from gradio_client import Client
+
+    with milvus_server(tmp_path / "milvus-data") as uri:
+        batch = settings.with_(store="milvus", milvus_uri=uri, index_dir=tmp_path / "batch-index")
+        shutil.copytree(built_index, batch.index_dir)
+        build_index(batch, engine.embedder, progress=False)
+        env = {"QA_STORE": "milvus", "QA_MILVUS_URI": uri}
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        with (
+            running_app(tmp_path / "a", env={**env, "QA_INDEX_DIR": str(tmp_path / "a" / "empty")}) as (url_a, _),
+            running_app(tmp_path / "b", env={**env, "QA_INDEX_DIR": str(tmp_path / "b" / "empty")}) as (url_b, _),
+        ):
+            for url in (url_a, url_b):
+                result = Client(url, verbose=False).predict(question="今年建筑业税收目标是多少", api_name="/answer")
+                assert result["key"] == "突破4亿元" and result["cited"] == "正文第12页"
+            assert not (tmp_path / "a" / "empty" / "manifest.json").exists()  # nothing local was built
+            added, errors = add_documents(batch, [second_report], engine.embedder, progress=False)
+            assert not errors
+            time.sleep(1.5)  # a serving engine looks for changes once a second
+            for url in (url_a, url_b):
+                assert [d["year"] for d in _documents(url)] == [2020, 2021]
+                result = Client(url, verbose=False).predict(
+                    question="今年建筑业税收目标是多少", documents=[added[0].id], api_name="/answer"
+                )
+                assert "突破5亿元" in result["text"]
+
+
+def test_the_app_keeps_serving_when_milvus_is_down(tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"
+    env = {"QA_STORE": "milvus", "QA_MILVUS_URI": uri, "QA_INDEX_DIR": str(tmp_path / "index")}
+    with running_app(tmp_path, "--no-rebuild", env=env) as (url, _):
+        from gradio_client import Client
+
+        result = Client(url, verbose=False).predict(question="今年建筑业税收目标是多少", api_name="/answer")
+        assert result["found"] is False and result["error"] and "索引" in result["text"]
+        assert urllib.request.urlopen(url, timeout=10).status == 200
+    assert uri in (tmp_path / "app.log").read_text()
