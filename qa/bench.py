@@ -16,7 +16,9 @@ Prints one table. Figures:
   years made from it (years shifted, figures changed), each embedded for real; time to
   add one, retrieve/answer latency, and the development set's figures on the bundled
   report with all of them indexed (asked of it alone, and of all documents);
-- ``--add FILE``: time and peak memory of adding that document to a fresh index.
+- ``--add FILE``: time and peak memory of adding that document to a fresh index;
+- ``--milvus``: the synthetic sizes on Milvus Lite as well (upload time, retrieve
+  latency, memory of this process, which runs Milvus Lite embedded).
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ def serving_probe(n: int) -> dict:
     return {"load_s": load, "rss_loaded_mb": rss_loaded, "rss_after_mb": _rss_mb()}
 
 
-def _synthetic(engine, sizes: list[int], questions: list[str]) -> list[dict]:
+def _synthetic(engine, sizes: list[int], questions: list[str], stores: tuple[str, ...] = ("local",)) -> list[dict]:
+    """Retrieval at ``sizes`` passages on each store: build time, latency, memory."""
     import bm25s
 
     from .chunking import Chunk, Sentence
@@ -113,36 +116,58 @@ def _synthetic(engine, sizes: list[int], questions: list[str]) -> list[dict]:
         texts = ["".join(sentences[i] for i in p) for p in picks]
         mean = np.stack([vectors[p].mean(axis=0) for p in picks]).astype(np.float32)
         mean /= np.linalg.norm(mean, axis=1, keepdims=True)
-        rss_before = _rss_mb()
-        dense = make_faiss_index(mean)
-        bm25 = bm25s.BM25()
-        bm25.index([engine.retriever.analyzer.tokens(t) or ["∅"] for t in texts], show_progress=False)
-        chunks = [Chunk(f"s{i}", t, ("合成",), 1, None, 0, len(t), "paragraph") for i, t in enumerate(texts)]
+        chunks = [
+            Chunk(f"s{i}", t, ("合成",), 1, None, 0, len(t), "paragraph", document="synthetic")
+            for i, t in enumerate(texts)
+        ]
         rows_of = [(pos, i) for pos, p in enumerate(picks) for i in p]
         synthetic_sentences = [
             Sentence(f"s{pos}:{n}", pos, sentences[i], 1, 0, len(sentences[i])) for n, (pos, i) in enumerate(rows_of)
         ]
         sentence_vectors = np.ascontiguousarray(vectors[[i for _, i in rows_of]], dtype=np.float32)
-        index = ReportIndex(
-            chunks, dense, bm25, base.terms, {"counts": {"chunks": size}}, synthetic_sentences, sentence_vectors
-        )
-        retriever = Retriever(index, engine.embedder, engine.settings, engine.fitted.fusion)
-        index_mb = (
-            (dense.ntotal + len(sentence_vectors)) * dense.d * 4
-            + sum(np.asarray(bm25.scores[k]).nbytes for k in ("data", "indices", "indptr"))
-        ) / 2**20
-        p50, p95 = _latency(lambda q, r=retriever: r.search(q, 5), questions, engine.embedder)
-        rows.append(
-            {
-                "size": size,
-                "faiss": type(dense).__name__,
-                "p50_ms": p50,
-                "p95_ms": p95,
-                "index_mb": index_mb,
-                "rss_delta_mb": _rss_mb() - rss_before,
+        for store in stores:
+            rss_before = _rss_mb()
+            started = time.perf_counter()
+            dense = make_faiss_index(mean)
+            bm25 = bm25s.BM25()
+            bm25.index([engine.retriever.analyzer.tokens(t) or ["∅"] for t in texts], show_progress=False)
+            manifest = {
+                "build": f"build-synthetic{size}",
+                "counts": {"chunks": size, "sentences": len(synthetic_sentences), "dimension": int(mean.shape[1])},
+                "documents": [],
+                "chunker_version": "synthetic",
+                "model": engine.settings.model,
             }
-        )
+            index = ReportIndex(chunks, dense, bm25, base.terms, manifest, synthetic_sentences, sentence_vectors)
+            if store == "milvus":
+                index = _milvus_copy(engine, index, manifest, mean, bm25)
+            build_s = time.perf_counter() - started
+            retriever = Retriever(index, engine.embedder, engine.settings, engine.fitted.fusion)
+            p50, p95 = _latency(lambda q, r=retriever: r.search(q, 5), questions, engine.embedder)
+            rows.append(
+                {
+                    "size": size,
+                    "store": store if store == "milvus" else f"local {type(dense).__name__}",
+                    "build_s": build_s,
+                    "p50_ms": p50,
+                    "p95_ms": p95,
+                    "rss_delta_mb": _rss_mb() - rss_before,
+                }
+            )
+            del retriever, index
     return rows
+
+
+def _milvus_copy(engine, index, manifest: dict, vectors: np.ndarray, bm25):
+    """The synthetic index uploaded to Milvus Lite in a temporary file, loaded back."""
+    from .milvus_store import MilvusIndex, read_meta, upload
+
+    folder = Path(tempfile.mkdtemp(prefix="qa-bench-milvus-"))
+    settings = engine.settings.with_(
+        store="milvus", milvus_uri=str(folder / "milvus.db"), milvus_collection=f"bench_{len(index.chunks)}"
+    )
+    upload(settings, manifest, index.chunks, index.sentences, vectors, index.sentence_vectors, bm25, index.terms)
+    return MilvusIndex(settings, read_meta(settings))  # synthetic: no chunker or model to check
 
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?=\s*年)")
@@ -236,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--sizes", default="10000,100000", help="synthetic corpus sizes (comma-separated)")
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold build (model conversion)")
+    parser.add_argument("--milvus", action="store_true", help="compare the local store with Milvus Lite at --sizes")
     parser.add_argument("--documents", default="", help="document counts to measure, e.g. 1,5,20")
     parser.add_argument("--add", metavar="FILE", help="measure adding this document (PDF, DOCX, TXT, MD)")
     parser.add_argument("--only-documents", action="store_true", help="measure only --documents and --add")
@@ -321,19 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-        for row in _synthetic(engine, sizes, questions):
-            results.append(
-                (
-                    f"synthetic {row['size']:,} passages ({row['faiss']}): retrieve() p50 / p95",
-                    f"{row['p50_ms']:.1f} / {row['p95_ms']:.1f} ms",
-                )
-            )
-            results.append(
-                (
-                    f"synthetic {row['size']:,} passages: index memory / RSS growth",
-                    f"{row['index_mb']:.0f} / {row['rss_delta_mb']:.0f} MB",
-                )
-            )
+        stores = ("local", "milvus") if args.milvus else ("local",)
+        for row in _synthetic(engine, sizes, questions, stores):
+            name = f"synthetic {row['size']:,} passages, {row['store']}"
+            results.append((f"{name}: build", f"{row['build_s']:.1f} s"))
+            results.append((f"{name}: retrieve() p50 / p95", f"{row['p50_ms']:.1f} / {row['p95_ms']:.1f} ms"))
+            results.append((f"{name}: RSS growth", f"{row['rss_delta_mb']:.0f} MB"))
     _print(results)
     return 0
 

@@ -50,6 +50,8 @@ TIMEOUT = 10.0
 META_PART = 20_000
 #: Rows inserted per request.
 BATCH = 500
+#: Rows read per request (Milvus returns at most 16,384).
+PAGE = 10_000
 RECORD_BYTES = 65_535
 
 
@@ -142,9 +144,12 @@ def _create(settings: Settings, name: str, dim: int, sparse: bool) -> None:
 
 
 def _insert(settings: Settings, name: str, rows: list[dict]) -> None:
+    """Insert in batches, then flush: sealed segments are durable and searched by index
+    (a search over freshly inserted, unflushed rows is a slow scan in Milvus Lite)."""
     c = client(settings)
     for start in range(0, len(rows), BATCH):
         _call(settings, c.insert, name, rows[start : start + BATCH])
+    _call(settings, c.flush, name)
 
 
 def _sparse_rows(bm25) -> list[dict[int, float]]:
@@ -277,20 +282,22 @@ def read_meta(settings: Settings) -> dict:
 # -- reading -------------------------------------------------------------------------------
 
 
-def _all_rows(settings: Settings, name: str, fields: list[str]) -> list[dict]:
+def _all_rows(settings: Settings, name: str, fields: list[str], count: int) -> list[dict]:
+    """Every row of a collection, by ranges of its positions (0 … count − 1)."""
     c = client(settings)
     _load(settings, name)
-    try:
-        iterator = c.query_iterator(name, batch_size=1000, filter="pos >= 0", output_fields=fields, timeout=TIMEOUT)
-        rows = []
-        while True:
-            batch = iterator.next()
-            if not batch:
-                iterator.close()
-                break
-            rows += batch
-    except Exception as exc:
-        raise StoreUnavailableError(f"Milvus at {_uri(settings)} failed: {_first_line(exc)}") from None
+    rows: list[dict] = []
+    for start in range(0, count, PAGE):
+        end = min(start + PAGE, count)
+        rows += _call(
+            settings, c.query, name, filter=f"pos >= {start} and pos < {end}", output_fields=fields, limit=PAGE
+        )
+    if len(rows) != count:
+        from .index import FIX_COMMAND, IndexCorruptError
+
+        raise IndexCorruptError(
+            f"{name} in Milvus at {_uri(settings)} has {len(rows)} of {count} rows; rebuild with: {FIX_COMMAND}"
+        )
     return sorted(rows, key=lambda r: r["pos"])
 
 
@@ -332,11 +339,14 @@ class MilvusIndex:
         self.vocab: dict[str, int] = meta["vocab"]
         self.documents = [DocumentInfo(**d) for d in self.manifest.get("documents", [])]
         self.passages_name, self.sentences_name = _names(settings, self.manifest["build"])
+        counts = self.manifest["counts"]
         self.chunks = [
-            _chunk(json.loads(r["record"])) for r in _all_rows(settings, self.passages_name, ["pos", "record"])
+            _chunk(json.loads(r["record"]))
+            for r in _all_rows(settings, self.passages_name, ["pos", "record"], counts["chunks"])
         ]
         self.sentences = [
-            Sentence(**json.loads(r["record"])) for r in _all_rows(settings, self.sentences_name, ["pos", "record"])
+            Sentence(**json.loads(r["record"]))
+            for r in _all_rows(settings, self.sentences_name, ["pos", "record"], counts.get("sentences", 0))
         ]
         dim = int(self.manifest["counts"]["dimension"])
         self.sentence_vectors = _RemoteVectors(settings, self.sentences_name, len(self.sentences), dim)
