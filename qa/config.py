@@ -91,6 +91,8 @@ class Settings:
     milvus_uri: str = field(default_factory=lambda: os.environ.get("QA_MILVUS_URI", ""))
     milvus_token: str = field(default_factory=lambda: os.environ.get("QA_MILVUS_TOKEN", ""))
     milvus_collection: str = field(default_factory=lambda: os.environ.get("QA_MILVUS_COLLECTION", "report_qa"))
+    #: Milvus dense index: ``FLAT`` (exact), ``HNSW`` or ``IVF_FLAT`` (approximate, for millions).
+    milvus_index: str = field(default_factory=lambda: os.environ.get("QA_MILVUS_INDEX", "FLAT"))
     #: Largest document file that may be added (MB).
     max_document_mb: int = field(default_factory=lambda: int(os.environ.get("QA_MAX_DOCUMENT_MB", "20")))
     #: Candidates taken from each of the dense and BM25 rankings before fusion.

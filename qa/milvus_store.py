@@ -50,6 +50,14 @@ TIMEOUT = 10.0
 META_PART = 20_000
 #: Rows inserted per request.
 BATCH = 500
+#: Dense index types offered (``QA_MILVUS_INDEX``) with their build and search parameters:
+#: FLAT is exact (the local store's results, up to ~10^5 passages); HNSW and IVF_FLAT
+#: are approximate, for 10^6–10^7 passages on a server (see docs/scaling.md).
+DENSE_INDEXES = {
+    "FLAT": ({}, {}),
+    "HNSW": ({"M": 16, "efConstruction": 200}, {"ef": 128}),
+    "IVF_FLAT": ({"nlist": 4096}, {"nprobe": 32}),
+}
 #: Rows read per request (Milvus returns at most 16,384).
 PAGE = 10_000
 RECORD_BYTES = 65_535
@@ -136,7 +144,10 @@ def _create(settings: Settings, name: str, dim: int, sparse: bool) -> None:
     schema.add_field("record", DataType.VARCHAR, max_length=RECORD_BYTES)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
     index = c.prepare_index_params()
-    index.add_index("dense", index_type="FLAT", metric_type="IP")
+    kind = settings.milvus_index.upper()
+    if kind not in DENSE_INDEXES:
+        raise ValueError(f"QA_MILVUS_INDEX must be one of {', '.join(DENSE_INDEXES)}, not {settings.milvus_index!r}")
+    index.add_index("dense", index_type=kind, metric_type="IP", params=DENSE_INDEXES[kind][0])
     if sparse:
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
@@ -211,6 +222,7 @@ def upload(
         ],
     )
     previous = current_build(settings)
+    manifest = {**manifest, "milvus_index": settings.milvus_index.upper()}
     _write_meta(settings, {"manifest": manifest, "terms": terms, "vocab": bm25.vocab_dict})
     if previous and previous != manifest["build"]:
         c = client(settings)
@@ -339,6 +351,7 @@ class MilvusIndex:
         self.vocab: dict[str, int] = meta["vocab"]
         self.documents = [DocumentInfo(**d) for d in self.manifest.get("documents", [])]
         self.passages_name, self.sentences_name = _names(settings, self.manifest["build"])
+        self.dense_index = self.manifest.get("milvus_index", "FLAT")
         counts = self.manifest["counts"]
         self.chunks = [
             _chunk(json.loads(r["record"]))
@@ -369,7 +382,10 @@ class MilvusIndex:
             anns_field=field,
             limit=min(n, 16_384),
             output_fields=["pos"],
-            search_params={"metric_type": "IP"},
+            search_params={
+                "metric_type": "IP",
+                "params": DENSE_INDEXES[self.dense_index][1] if field == "dense" else {},
+            },
             **kwargs,
         )
         return np.array([h["pos"] for h in hits[0] if h["distance"] > 0 or field == "dense"], dtype=np.int64)

@@ -140,3 +140,13 @@ def test_the_app_keeps_serving_when_milvus_is_down(tmp_path):
         assert result["found"] is False and result["error"] and "索引" in result["text"]
         assert urllib.request.urlopen(url, timeout=10).status == 200
     assert uri in (tmp_path / "app.log").read_text()
+
+
+def test_an_approximate_dense_index_is_offered(embedded, engine):
+    store = embedded.with_(milvus_collection="report_qa_hnsw", milvus_index="HNSW")
+    build_index(store, engine.embedder, progress=False)
+    served = _engine(store, engine)
+    assert served.retriever.index.dense_index == "HNSW"
+    assert served.answer("今年建筑业税收目标是多少").key == "突破4亿元"
+    with pytest.raises(ValueError, match="QA_MILVUS_INDEX"):
+        build_index(embedded.with_(milvus_collection="report_qa_bad", milvus_index="NOPE"), engine.embedder)
