@@ -81,6 +81,9 @@ def client(settings: Settings):
 
     uri, token = _uri(settings), settings.milvus_token or ""
     logging.getLogger("pymilvus").setLevel(logging.ERROR)  # it warns about its own fallbacks
+    # Milvus Lite's embedded gRPC server logs every call it does not implement (the client
+    # asks for a timestamp when it connects, and falls back by itself).
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     with _clients_lock:
         if (uri, token) not in _clients:
             if "://" not in uri:
