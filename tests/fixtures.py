@@ -45,8 +45,6 @@ def chromium_path() -> str | None:
 def report_pdf(target: Path) -> Path:
     """Print the bundled report to PDF with headless Chromium, one PDF page per page of
     the original, every printed line as in the original, a ``- N -`` footer on each."""
-    from playwright.sync_api import sync_playwright
-
     pages = read_source(DEFAULT_CORPUS).pages
     body = "".join(
         "<section>"
@@ -61,34 +59,31 @@ def report_pdf(target: Path) -> Path:
         div {{ white-space: nowrap; }}
         footer {{ position: absolute; bottom: 0; width: 100%; text-align: center; }}
     </style><body>{body}</body></html>"""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path())
-        try:
-            page = browser.new_page()
-            page.set_content(document)
-            page.pdf(path=str(target), format="A4", prefer_css_page_size=True)
-        finally:
-            browser.close()
-    return target
+    return _print_pdf(document, target, prefer_css_page_size=True)
 
 
 def wrapped_pdf(text: str, target: Path) -> Path:
     """Print a typed text to PDF as a browser lays it out: one ``<p>`` per line of the
     text, wrapped at the page width (A5), first lines indented."""
-    from playwright.sync_api import sync_playwright
-
     body = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
     document = f"""<!doctype html><html lang="zh"><meta charset="utf-8"><style>
         @page {{ size: A5; margin: 15mm; }}
         body {{ font-family: "WenQuanYi Zen Hei", sans-serif; font-size: 12pt; }}
         p {{ text-indent: 2em; margin: 0; }}
     </style><body>{body}</body></html>"""
+    return _print_pdf(document, target, format="A5")
+
+
+def _print_pdf(document: str, target: Path, **options) -> Path:
+    """Print an HTML document to ``target`` with headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path())
         try:
             page = browser.new_page()
             page.set_content(document)
-            page.pdf(path=str(target), format="A5")
+            page.pdf(path=str(target), **{"format": "A4", **options})
         finally:
             browser.close()
     return target
