@@ -198,7 +198,7 @@ class Answerer:
         """``《title》（2021年）`` when several documents are indexed, else nothing."""
         if not self._several_documents or not p.document:
             return ""
-        return f"《{p.document_title}》" + (f"（{p.document_year}年）" if p.document_year else "")
+        return f"《{p.document_title}》" + p.document_name[len(p.document_title) :]
 
     def _cited(self, candidate: Candidate) -> tuple[int | None, str]:
         page = candidate.sentence.page
@@ -212,32 +212,46 @@ class Answerer:
         if not self._several_documents or year is None or not q.years or q.years & {year, year - 1}:
             return []
         asked = "、".join(str(y) for y in sorted(q.years))
-        return [f"（注意：引自{p.document_title}（{year}年），它不涉及{asked}年。）", ""]
+        return [f"（注意：引自{p.document_name}，它不涉及{asked}年。）", ""]
 
     def _quote_lines(self, candidate: Candidate, marker: int = 1) -> list[str]:
         _, cited = self._cited(candidate)
         p = candidate.passage
         return [f"> {candidate.sentence.text} [{marker}]", "", f"——{p.section or p.source}，{cited}"]
 
+    def _quoting(
+        self,
+        q: Question,
+        lines: list[str],
+        quoted: list[Candidate],
+        key: str,
+        confidence: float,
+        reason: str,
+        kind: str,
+    ) -> Answer:
+        """A reply that quotes sentences (the first one is ``quote``, ``page`` and ``cited``)."""
+        first = quoted[0]
+        page, cited = self._cited(first)
+        return Answer(
+            "\n".join(lines).strip(),
+            kind == CONFIDENT,
+            [c.passage for c in quoted],
+            q.text,
+            first.sentence.text,
+            key,
+            confidence,
+            reason,
+            kind,
+            page,
+            cited,
+            first.passage.document,
+            first.passage.document_title,
+        )
+
     def _confident(self, q: Question, c: Candidate, confidence: float) -> Answer:
         key = key_figure(q, c.sentence.text)
         lines = self._year_note(q, c.passage) + ([f"**{key}**", ""] if key else []) + self._quote_lines(c)
-        page, cited = self._cited(c)
-        return Answer(
-            "\n".join(lines),
-            True,
-            [c.passage],
-            q.text,
-            c.sentence.text,
-            key,
-            confidence,
-            "",
-            CONFIDENT,
-            page,
-            cited,
-            c.passage.document,
-            c.passage.document_title,
-        )
+        return self._quoting(q, lines, [c], key, confidence, "", CONFIDENT)
 
     def _comparison(self, q: Question, scope: Retriever, passages: list[Passage]) -> Answer | None:
         """The best sentence of each report among ``passages`` (newest first), each
@@ -259,45 +273,15 @@ class Answerer:
         lines: list[str] = []
         for n, (c, _) in enumerate(chosen, 1):
             key = key_figure(q, c.sentence.text)
-            p = c.passage
-            head = p.document_title + (f"（{p.document_year}年）" if p.document_year else "")
+            head = c.passage.document_name
             lines += [f"**{head}：{key}**" if key else f"**{head}**", "", *self._quote_lines(c, n), ""]
-        first = chosen[0][0]
-        page, cited = self._cited(first)
-        return Answer(
-            "\n".join(lines).strip(),
-            True,
-            [c.passage for c, _ in chosen],
-            q.text,
-            first.sentence.text,
-            key_figure(q, first.sentence.text),
-            min(p for _, p in chosen),
-            "",
-            CONFIDENT,
-            page,
-            cited,
-            first.passage.document,
-            first.passage.document_title,
-        )
+        quoted = [c for c, _ in chosen]
+        key = key_figure(q, quoted[0].sentence.text)
+        return self._quoting(q, lines, quoted, key, min(p for _, p in chosen), "", CONFIDENT)
 
     def _tentative(self, q: Question, c: Candidate, confidence: float, reason: str) -> Answer:
         lines = [TENTATIVE_LEAD, "", *self._year_note(q, c.passage), *self._quote_lines(c)]
-        page, cited = self._cited(c)
-        return Answer(
-            "\n".join(lines),
-            False,
-            [c.passage],
-            q.text,
-            c.sentence.text,
-            "",
-            confidence,
-            reason,
-            TENTATIVE,
-            page,
-            cited,
-            c.passage.document,
-            c.passage.document_title,
-        )
+        return self._quoting(q, lines, [c], "", confidence, reason, TENTATIVE)
 
     def _not_found(self, q: Question, passages: list[Passage], confidence: float, reason: str) -> Answer:
         related = passages[:RELATED_PASSAGES]

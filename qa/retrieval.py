@@ -75,6 +75,11 @@ class Passage:
     document_year: int | None = None
 
     @property
+    def document_name(self) -> str:
+        """The document's title with its year: ``文峰区2021年政府工作报告（2021年）``."""
+        return self.document_title + (f"（{self.document_year}年）" if self.document_year else "")
+
+    @property
     def citation(self) -> str:
         """Human-readable location, e.g. ``正文第12页`` or ``词语解释 第15条``."""
         return f"正文第{self.page}页" if self.page is not None else self.source

@@ -145,7 +145,7 @@ def render_sources(answer: Answer | None, related: list[Passage], engine: Engine
         page = answer.cited if quoted and answer.cited else p.citation
         document = ""
         if len(engine.retriever.documents) > 1 and not (quoted and answer.cited and "《" in answer.cited):
-            document = f"《{p.document_title}》" + (f"（{p.document_year}年）" if p.document_year else "")
+            document = f"《{p.document_title}》" + p.document_name[len(p.document_title) :]
         where = html.escape(" · ".join(x for x in (document, p.section, page) if x))
         terms = engine.retriever.glossary_in(p.text, exclude=p.chunk_id)
         notes = "".join(
