@@ -273,7 +273,8 @@ class Retriever:
     def sentences(self, chunk_id: str) -> list[tuple[Sentence, np.ndarray]]:
         """A passage's sentences in order, each with its stored unit embedding."""
         rows = self._sentences_by_chunk[self.positions[chunk_id]]
-        return [(self.index.sentences[i], self.index.sentence_vectors[i]) for i in rows]
+        vectors = self.index.sentence_vectors[np.asarray(rows, dtype=np.int64)]  # one read from a remote store
+        return [(self.index.sentences[i], vector) for i, vector in zip(rows, vectors, strict=True)]
 
     def sentence_similarity_sample(self, question: str) -> np.ndarray:
         """Cosine of the question to a fixed sample of the report's sentences (all of
