@@ -100,10 +100,14 @@ def _documents(url: str) -> list[dict]:
 
 
 def test_two_apps_share_one_milvus_server(built_index, settings, engine, second_report, tmp_path):
-    """Two app processes with no local index serve from one server; a change made
-    through one (here by the batch job's qa-index add) is seen by both."""
+    """Two app processes with no local index serve from one server; a report added
+    through one (its upload, in a browser) is listed and answered by the other."""
     from gradio_client import Client
 
+    from .fixtures import chromium_path
+
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
     with milvus_server(tmp_path / "milvus-data") as uri:
         batch = settings.with_(store="milvus", milvus_uri=uri, index_dir=tmp_path / "batch-index")
         shutil.copytree(built_index, batch.index_dir)
@@ -112,22 +116,41 @@ def test_two_apps_share_one_milvus_server(built_index, settings, engine, second_
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         with (
-            running_app(tmp_path / "a", env={**env, "QA_INDEX_DIR": str(tmp_path / "a" / "empty")}) as (url_a, _),
-            running_app(tmp_path / "b", env={**env, "QA_INDEX_DIR": str(tmp_path / "b" / "empty")}) as (url_b, _),
+            running_app(tmp_path / "a", env={**env, "QA_INDEX_DIR": str(tmp_path / "a" / "index")}) as (url_a, _),
+            running_app(tmp_path / "b", env={**env, "QA_INDEX_DIR": str(tmp_path / "b" / "index")}) as (url_b, _),
         ):
             for url in (url_a, url_b):
                 result = Client(url, verbose=False).predict(question="今年建筑业税收目标是多少", api_name="/answer")
                 assert result["key"] == "突破4亿元" and result["cited"] == "正文第12页"
-            assert not (tmp_path / "a" / "empty" / "manifest.json").exists()  # nothing local was built
-            added, errors = add_documents(batch, [second_report], engine.embedder, progress=False)
-            assert not errors
+            assert not (tmp_path / "b" / "index" / "manifest.json").exists()  # nothing local was built
+            _upload(url_a, second_report)
             time.sleep(1.5)  # a serving engine looks for changes once a second
-            for url in (url_a, url_b):
-                assert [d["year"] for d in _documents(url)] == [2020, 2021]
-                result = Client(url, verbose=False).predict(
-                    question="今年建筑业税收目标是多少", documents=[added[0].id], api_name="/answer"
-                )
-                assert "突破5亿元" in result["text"]
+            documents = _documents(url_b)
+            assert [d["year"] for d in documents] == [2020, 2021]
+            result = Client(url_b, verbose=False).predict(
+                question="今年建筑业税收目标是多少", documents=[documents[1]["id"]], api_name="/answer"
+            )
+            assert "突破5亿元" in result["text"]
+
+
+def _upload(url: str, path) -> None:
+    """Add a report through the app's upload control, as a user would."""
+    from playwright.sync_api import sync_playwright
+
+    from .fixtures import chromium_path
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_selector("#question textarea")
+        page.get_by_text("文档：已收录的报告与添加新报告").click()
+        page.wait_for_selector("#upload input[type=file]", state="attached")
+        page.set_input_files("#upload input[type=file]", str(path))
+        page.wait_for_function(
+            "(document.querySelector('#upload-status')?.innerText || '').includes('已添加')", timeout=180_000
+        )
+        browser.close()
 
 
 def test_the_app_keeps_serving_when_milvus_is_down(tmp_path):
