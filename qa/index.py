@@ -492,6 +492,24 @@ def _stage_source(settings: Settings, path: Path, title: str | None = None) -> D
     )
 
 
+def _check_owner(settings: Settings) -> None:
+    """With Milvus, change the corpus only where it is kept: the working state (under
+    ``QA_INDEX_DIR``) that built the index Milvus serves. Another process's state would
+    upload a corpus without the documents added elsewhere."""
+    if settings.store != "milvus":
+        return
+    from .milvus_store import current_build
+
+    serving = current_build(settings)
+    path = settings.index_dir / "manifest.json"
+    local = json.loads(path.read_text(encoding="utf-8")).get("build") if path.is_file() else None
+    if serving is not None and serving != local:
+        raise ValueError(
+            f"the index Milvus serves ({serving}) was built from another corpus state than {settings.index_dir}; "
+            "change it where it was built (that QA_INDEX_DIR), or replace it from here: qa-index build --corpus FILE..."
+        )
+
+
 def _index_exists(settings: Settings) -> bool:
     """Whether the configured store already serves an index (and the local state has one)."""
     if not (settings.index_dir / "manifest.json").is_file():
@@ -547,6 +565,8 @@ def build_index(
     with _locked(settings):
         if if_missing and _index_exists(settings):
             return read_manifest(settings)
+        if sources is None and chunks is None:
+            _check_owner(settings)
         if chunks is not None:
             info = DocumentInfo("synthetic", "synthetic", None, 1, len(chunks), 0, "synthetic", "", "")
             vectors = embedder.encode_passages([c.search_text for c in chunks], show_progress=progress)
@@ -589,6 +609,7 @@ def add_documents(
     added: list[_Pieces] = []
     errors: list[str] = []
     with _locked(settings):
+        _check_owner(settings)
         current = _current_documents(settings)
         if not current and settings.corpus.is_file():
             current = [_stage_source(settings, settings.corpus)]  # a new index starts with the bundled report
@@ -631,6 +652,7 @@ def remove_document(settings: Settings | None, doc_id: str, embedder=None) -> Do
     embedder = embedder or Embedder(settings)
     started = time.perf_counter()
     with _locked(settings):
+        _check_owner(settings)
         current = _current_documents(settings)
         matches = [d for d in current if d.id.startswith(doc_id)] if doc_id else []
         if len(matches) != 1:

@@ -63,6 +63,13 @@ def test_add_filter_list_and_remove(embedded, engine, second_report, tmp_path):
     assert [d.year for d in list_documents(store)] == [2020]
 
 
+def test_the_corpus_is_changed_only_where_it_is_kept(embedded, engine, second_report, tmp_path):
+    elsewhere = embedded.with_(index_dir=tmp_path / "other-state")
+    with pytest.raises(ValueError, match="change it where it was built"):
+        add_documents(elsewhere, [second_report], engine.embedder, progress=False)
+    assert [d.year for d in list_documents(embedded)] == [2020]
+
+
 def test_an_unreachable_milvus_is_one_clear_error(settings, tmp_path):
     uri = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
@@ -100,8 +107,8 @@ def _documents(url: str) -> list[dict]:
 
 
 def test_two_apps_share_one_milvus_server(built_index, settings, engine, second_report, tmp_path):
-    """Two app processes with no local index serve from one server; a report added
-    through one (its upload, in a browser) is listed and answered by the other."""
+    """Two app processes serve from one server; a report added through one (its upload,
+    in a browser) is listed and answered by the other, which has no local index."""
     from gradio_client import Client
 
     from .fixtures import chromium_path
@@ -116,7 +123,8 @@ def test_two_apps_share_one_milvus_server(built_index, settings, engine, second_
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         with (
-            running_app(tmp_path / "a", env={**env, "QA_INDEX_DIR": str(tmp_path / "a" / "index")}) as (url_a, _),
+            # the first app keeps the corpus (the batch job's state); the second has no local index
+            running_app(tmp_path / "a", env={**env, "QA_INDEX_DIR": str(batch.index_dir)}) as (url_a, _),
             running_app(tmp_path / "b", env={**env, "QA_INDEX_DIR": str(tmp_path / "b" / "index")}) as (url_b, _),
         ):
             for url in (url_a, url_b):
