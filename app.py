@@ -55,7 +55,10 @@ def main(argv: list[str] | None = None) -> None:
 
     console.setup(args.verbose)
     started = time.perf_counter()
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValueError as exc:  # a bad QA_* variable: one line, not a traceback
+        raise SystemExit(f"error: {exc}") from None
     engine = Engine(settings, rebuild=not args.no_rebuild)
     # Load (or build) the index while Gradio is imported: the two overlap on 2 cores.
     loader = threading.Thread(target=_load, args=(engine,), name="engine-load")

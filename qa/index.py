@@ -805,8 +805,10 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     args = parser.parse_args(argv)
     console.setup(args.verbose)
-    settings = Settings().with_(**{k: v for k, v in {"index_dir": args.index_dir, "model": args.model}.items() if v})
     try:
+        settings = Settings().with_(
+            **{k: v for k, v in {"index_dir": args.index_dir, "model": args.model}.items() if v}
+        )
         if args.command == "check":
             from .embedding import model_fingerprint
 

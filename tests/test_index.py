@@ -183,3 +183,9 @@ def test_cli_check_reports_problems(settings, index_copy, capsys):
     (index_copy / "manifest.json").unlink()
     assert main(["check", "--index-dir", str(index_copy)]) == 1
     assert "qa-index build" in capsys.readouterr().err
+
+
+def test_cli_reports_a_bad_setting_in_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("QA_STORE", "bogus")
+    assert main(["list"]) == 1
+    assert capsys.readouterr().err.strip() == "error: QA_STORE must be local or milvus, not 'bogus'"
