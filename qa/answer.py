@@ -145,9 +145,8 @@ class Answerer:
 
     def candidates(self, question: Question, documents=None) -> tuple[list[Passage], list[Candidate]]:
         """The retrieved passages and the candidate sentences of the best of them."""
-        retriever = self._answering(question.text, documents)
-        passages = retriever.search(question.text, k=max(RELATED_PASSAGES, 5))
-        return passages, candidates(question, passages, retriever)
+        passages, found, _ = self._scored(question, self._answering(question.text, documents))
+        return passages, found
 
     def answer(self, question: str, history: list[dict] | None = None, documents=None) -> Answer:
         """Answer ``question`` from ``documents`` (ids; None: those of the retriever)."""
@@ -183,10 +182,15 @@ class Answerer:
         """The question analysed in ``retriever``'s documents, its passages, candidates and
         their probabilities."""
         q = analyze(text, retriever)
+        return (q, *self._scored(q, retriever))
+
+    def _scored(self, q: Question, retriever: Retriever) -> tuple[list[Passage], list[Candidate], np.ndarray]:
+        """The passages found for ``q`` in ``retriever``'s documents, the candidate
+        sentences of the best of them and each one's probability of answering."""
         passages = retriever.search(q.text, k=max(RELATED_PASSAGES, 5))
         found = candidates(q, passages, retriever)
         probs = self.model.probabilities(np.stack([c.features for c in found])) if found else np.zeros(0)
-        return q, passages, found, probs
+        return passages, found, probs
 
     # -- the replies ------------------------------------------------------------------
 
@@ -260,11 +264,9 @@ class Answerer:
         for doc in scope.documents_in(passages):
             if len(chosen) == MAX_COMPARED:
                 break
-            retriever = scope.scoped([doc])
-            found = candidates(q, retriever.search(q.text, k=5), retriever)
+            _, found, probs = self._scored(q, scope.scoped([doc]))
             if not found:
                 continue
-            probs = self.model.probabilities(np.stack([c.features for c in found]))
             best = int(np.argmax(probs))
             if probs[best] >= self.model.confident:
                 chosen.append((found[best], float(probs[best])))

@@ -116,6 +116,11 @@ def make_faiss_index(vectors: np.ndarray):
     return index
 
 
+def document_name(title: str, year: int | None) -> str:
+    """How a document is named to users: its title with its year, ``…报告（2021年）``."""
+    return title + (f"（{year}年）" if year else "")
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
     """One document of the corpus, as listed by ``qa-index list``."""
@@ -134,6 +139,10 @@ class DocumentInfo:
     #: The path it was added from (to tell when the bundled report changes).
     origin: str = ""
     added_at: str = ""
+
+    @property
+    def name(self) -> str:
+        return document_name(self.title, self.year)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -439,17 +448,10 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
 
 def _remove_unused(settings: Settings, manifest: dict) -> None:
     """Delete what the current manifest does not use: old builds, removed documents."""
-    keep_docs = {d["id"] for d in manifest["documents"]}
-    keep_files = {d["file"] for d in manifest["documents"]}
     for old in settings.index_dir.glob("build-*"):
         if old.name != manifest["build"]:
             shutil.rmtree(old, ignore_errors=True)
-    for folder in (settings.index_dir / "documents").glob("*"):
-        if folder.name not in keep_docs:
-            shutil.rmtree(folder, ignore_errors=True)
-    for file in (settings.index_dir / "sources").glob("*"):
-        if f"sources/{file.name}" not in keep_files:
-            file.unlink(missing_ok=True)
+    _keep_only(settings, [DocumentInfo(**d) for d in manifest["documents"]])
     for leftover in settings.index_dir.glob("**/.tmp-*"):
         shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
 
@@ -628,17 +630,17 @@ def add_documents(
             existing = [_prepare(settings, settings.index_dir / d.file, d, embedder, progress) for d in current]
             _install(settings, existing + added, embedder, started)
         else:
-            _remove_unused_sources(settings, current)
+            _keep_only(settings, current)  # what was staged for unreadable files
     return [p.info for p in added], errors
 
 
-def _remove_unused_sources(settings: Settings, current: list[DocumentInfo]) -> None:
-    """Drop staged files of documents that were not added (unreadable ones)."""
-    keep = {d.file for d in current}
+def _keep_only(settings: Settings, documents: list[DocumentInfo]) -> None:
+    """Delete the staged files and saved pieces of every document not in ``documents``."""
+    keep_files = {d.file for d in documents}
     for file in (settings.index_dir / "sources").glob("*"):
-        if f"sources/{file.name}" not in keep:
+        if f"sources/{file.name}" not in keep_files:
             file.unlink(missing_ok=True)
-    keep_ids = {d.id for d in current}
+    keep_ids = {d.id for d in documents}
     for folder in (settings.index_dir / "documents").glob("*"):
         if folder.name not in keep_ids:
             shutil.rmtree(folder, ignore_errors=True)

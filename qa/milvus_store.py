@@ -38,7 +38,7 @@ import numpy as np
 
 from .chunking import Chunk, Sentence
 from .config import Settings
-from .index import IndexError
+from .index import FIX_COMMAND, DocumentInfo, IndexCorruptError, IndexError, IndexMissingError, check_current
 
 log = logging.getLogger(__name__)
 
@@ -259,30 +259,30 @@ def _write_meta(settings: Settings, meta: dict) -> None:
     _call(settings, c.delete, name, filter=f'key like "build-%" and not (key like "{build}/%")')
 
 
-def current_build(settings: Settings) -> str | None:
-    """The build that serves now (None: nothing uploaded yet)."""
+def _pointer(settings: Settings) -> dict | None:
+    """The ``current`` row: which build serves and in how many meta parts (None: none)."""
     c = client(settings)
     name = _meta_name(settings)
     if not _call(settings, c.has_collection, name):
         return None
     _load(settings, name)
     rows = _call(settings, c.query, name, filter='key == "current"', output_fields=["value"])
-    return json.loads(rows[0]["value"])["build"] if rows else None
+    return json.loads(rows[0]["value"]) if rows else None
+
+
+def current_build(settings: Settings) -> str | None:
+    """The build that serves now (None: nothing uploaded yet)."""
+    pointer = _pointer(settings)
+    return pointer["build"] if pointer else None
 
 
 def read_meta(settings: Settings) -> dict:
     """The current build's manifest, terms and vocabulary; IndexMissingError without one."""
-    from .index import FIX_COMMAND, IndexCorruptError, IndexMissingError
-
+    pointer = _pointer(settings)
+    if pointer is None:
+        raise IndexMissingError(f"no index in Milvus at {_uri(settings)}; build it with: QA_STORE=milvus {FIX_COMMAND}")
     c = client(settings)
     name = _meta_name(settings)
-    if not _call(settings, c.has_collection, name):
-        raise IndexMissingError(f"no index in Milvus at {_uri(settings)}; build it with: QA_STORE=milvus {FIX_COMMAND}")
-    _load(settings, name)
-    rows = _call(settings, c.query, name, filter='key == "current"', output_fields=["value"])
-    if not rows:
-        raise IndexMissingError(f"no index in Milvus at {_uri(settings)}; build it with: QA_STORE=milvus {FIX_COMMAND}")
-    pointer = json.loads(rows[0]["value"])
     keys = [f"{pointer['build']}/{n}" for n in range(pointer["parts"])]
     parts = _call(settings, c.query, name, filter=f"key in {json.dumps(keys)}", output_fields=["key", "value"])
     by_key = {r["key"]: r["value"] for r in parts}
@@ -308,8 +308,6 @@ def _all_rows(settings: Settings, name: str, fields: list[str], count: int) -> l
             settings, c.query, name, filter=f"pos >= {start} and pos < {end}", output_fields=fields, limit=PAGE
         )
     if len(rows) != count:
-        from .index import FIX_COMMAND, IndexCorruptError
-
         raise IndexCorruptError(
             f"{name} in Milvus at {_uri(settings)} has {len(rows)} of {count} rows; rebuild with: {FIX_COMMAND}"
         )
@@ -346,8 +344,6 @@ class MilvusIndex:
     local :class:`qa.index.ReportIndex` (see it for their meaning)."""
 
     def __init__(self, settings: Settings, meta: dict):
-        from .index import DocumentInfo
-
         self.settings = settings
         self.manifest = meta["manifest"]
         self.terms = meta["terms"]
@@ -416,8 +412,6 @@ def _chunk(d: dict) -> Chunk:
 
 def load_milvus_index(settings: Settings, model_fingerprint: str | None = None) -> MilvusIndex:
     """The current build in Milvus, checked against the chunker and model like a local one."""
-    from .index import check_current
-
     meta = read_meta(settings)
     check_current(settings, meta["manifest"], model_fingerprint)
     return MilvusIndex(settings, meta)

@@ -29,7 +29,7 @@ import numpy as np
 from .chunking import Chunk, Sentence
 from .config import MAX_K, MAX_QUESTION_CHARS, Settings
 from .documents import match_form, term_keys
-from .index import ReportIndex
+from .index import ReportIndex, document_name
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
 from .vocabulary import (
@@ -77,7 +77,7 @@ class Passage:
     @property
     def document_name(self) -> str:
         """The document's title with its year: ``文峰区2021年政府工作报告（2021年）``."""
-        return self.document_title + (f"（{self.document_year}年）" if self.document_year else "")
+        return document_name(self.document_title, self.document_year)
 
     @property
     def citation(self) -> str:

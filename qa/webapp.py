@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import gradio as gr
 
@@ -318,14 +319,10 @@ def documents_api(engine: Engine) -> list[dict]:
         raise gr.Error(index_problem(exc)) from None
 
 
-def _document_label(d: DocumentInfo) -> str:
-    return f"{d.title}（{d.year}年）" if d.year else d.title
-
-
 def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
     """(label, id) pairs for the document selector, newest first."""
     ordered = sorted(documents, key=lambda d: (-(d.year or 0), d.title))
-    labels = [_document_label(d) for d in ordered]
+    labels = [d.name for d in ordered]
     return [(f"{label} · {d.id[:6]}" if labels.count(label) > 1 else label, d.id) for label, d in zip(labels, ordered)]
 
 
@@ -348,8 +345,6 @@ def add_uploaded(engine: Engine, files, max_mb: int) -> str:
     if not paths:
         return "请选择要添加的文件。"
     lines, accepted = [], []
-    from pathlib import Path
-
     for path in map(Path, paths):
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             lines.append(f"❌ {path.name}：不支持的文件类型（请用 PDF、DOCX、TXT 或 MD）")
@@ -363,7 +358,7 @@ def add_uploaded(engine: Engine, files, max_mb: int) -> str:
         except Exception as exc:  # the index is unchanged: say so, keep serving
             log.exception("adding documents failed")
             return "\n".join(lines + [f"❌ 添加失败，索引未改变：{escape_markdown(str(exc))}"])
-        lines += [f"✅ 已添加：{escape_markdown(_document_label(d))}（{d.pages} 页，{d.passages} 段）" for d in added]
+        lines += [f"✅ 已添加：{escape_markdown(d.name)}（{d.pages} 页，{d.passages} 段）" for d in added]
         lines += [f"❌ {escape_markdown(e)}" for e in errors]
     return "\n\n".join(lines)
 
