@@ -33,7 +33,7 @@ from .followup import resolve_followup
 from .model import AnswerModel
 from .question import Question, analyze
 from .retrieval import Passage, Retriever, clean_text_input, validate_question
-from .vocabulary import DATE, FIGURE, asks_comparison, figure_kind
+from .vocabulary import DATE, FIGURE, asks_comparison, figure_kind, unit_fits
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ def key_figure(q: Question, sentence: str) -> str:
     def fit(m: re.Match) -> float:
         before = sentence[max(0, m.start() - 12) : m.start()]
         score = sum(w for t, w in zip(q.tokens, q.weights) if len(t) > 1 and t in before)
-        if q.unit and q.unit in m.group(0):
+        if q.unit and unit_fits(q.unit, m.group(0)):
             score += 5
         if figure_kind(m.group(0)) in q.types:
             score += 3

@@ -25,6 +25,7 @@ __all__ = [
     "expansions",
     "asked_types",
     "asked_unit",
+    "unit_fits",
     "asked_object_text",
     "ASK_WORD",
     "figure_kind",
@@ -184,10 +185,16 @@ def asked_types(question: str) -> frozenset[str]:
     return frozenset(found)
 
 
-_ASKED_UNIT = re.compile(rf"(?:多少|几)((?:万|亿)?(?:{_MEASURE_UNITS}|元|{_COUNT_UNITS}))")
+#: 哪几项 asks which ones (a list), not how many: no unit is asked.
+_ASKED_UNIT = re.compile(rf"(?:多少|(?<![哪这那前后好十几])几)((?:万|亿)?(?:{_MEASURE_UNITS}|元|{_COUNT_UNITS}))")
 _UNIT_ALIASES = {"钱": "元"}
-#: Classifiers that fit any count (几个垃圾站 is answered in 座): no unit is asked.
+#: Classifiers that fit any count (几个垃圾站 is answered in 座): no unit is asked, and a
+#: figure counted in them fits a count of things (多少项 → 100多个事项).
 _GENERIC_CLASSIFIERS = {"个", "次"}
+#: Counters that count the same things: 多少家 is answered in 户, 多少名 in 人.
+_SAME_COUNT = ({"家", "户"}, {"人", "名", "位"}, {"件", "起"}, {"座", "处"})
+#: Counters of people and households: a figure in 个 does not answer them.
+_PEOPLE_COUNTERS = {"人", "名", "位", "户", "家"}
 
 
 def asked_unit(question: str) -> str | None:
@@ -197,6 +204,18 @@ def asked_unit(question: str) -> str | None:
         return None
     unit = m.group(1)
     return None if unit in _GENERIC_CLASSIFIERS else _UNIT_ALIASES.get(unit, unit)
+
+
+def unit_fits(unit: str, figure: str) -> bool:
+    """Whether ``figure`` (``3140户``) is given in the asked ``unit`` (家), an equivalent
+    counter, or a classifier that fits any count."""
+    tail = figure.rstrip("余多以上左右")
+    units = next((group for group in _SAME_COUNT if unit in group), {unit})
+    return any(u in tail for u in units) or (
+        unit in _COUNT_UNITS.split("|")
+        and unit not in _PEOPLE_COUNTERS
+        and any(tail.endswith(g) for g in _GENERIC_CLASSIFIERS)
+    )
 
 
 _ASKED_OBJECT = re.compile(

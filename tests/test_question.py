@@ -7,7 +7,7 @@ from qa.answer import Answerer
 from qa.features import FEATURES, candidates, reasons
 from qa.followup import leans_on_history, resolve_followup
 from qa.question import analyze, language_of
-from qa.vocabulary import asked_types, asked_unit, expansions, figure_kind, period_cues, years_named
+from qa.vocabulary import asked_types, asked_unit, expansions, figure_kind, period_cues, unit_fits, years_named
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,13 @@ def test_asked_unit_ignores_generic_classifiers():
     assert asked_unit("北关区PM2.5年均浓度是多少微克每立方米？") == "微克"
     assert asked_unit("去年减贫多少人？") == "人"
     assert asked_unit("乡下去年新盖了几个垃圾站") is None  # 个 fits any count
+    assert asked_unit("报告中的“六控”措施具体指哪几项？") is None  # which ones: a list, not a count
+
+
+def test_a_figure_fits_the_asked_unit_in_an_equivalent_counter():
+    assert unit_fits("家", "3140户") and unit_fits("名", "3162人")
+    assert unit_fits("项", "100多个")  # a generic classifier counts anything
+    assert not unit_fits("家", "158.3万元") and not unit_fits("元", "100多个") and not unit_fits("所", "5座")
 
 
 def test_figure_kinds():
