@@ -3,9 +3,10 @@
 No language model writes anything. A question is completed from the conversation
 (:mod:`qa.followup`), analysed once (:mod:`qa.question`), and the sentences of the top
 retrieved passages become candidates with general features (:mod:`qa.features`). The
-fitted answer model (:mod:`qa.model`) gives each the probability that it answers the
-question; the best one is quoted verbatim with a ``[1]`` marker and the page it
-stands on. The reply depends on that probability:
+fitted answer model (:mod:`qa.model`) scores each, and judges from how the best one
+stands against the others the chance that it answers the question; the best one is
+quoted verbatim with a ``[1]`` marker and the page it stands on. The reply depends on
+that chance:
 
 - confident: the key figure in bold and the quoted sentence (``found=True``);
 - tentative: "the report does not answer this directly; the closest sentence is…",
@@ -160,15 +161,16 @@ class Answerer:
                 return compared
         retriever = self._answering(resolved, documents)
         q, passages, found, probs = self._rank(resolved, retriever)
-        if retriever is not everywhere and (not found or probs.max() < self.model.confident):
+        confidence = self.model.confidence(probs)
+        if retriever is not everywhere and confidence < self.model.confident:
             # Not in the reports the question is about: perhaps in another (said so when quoted).
             other = self._rank(resolved, everywhere)
-            if other[2] and other[3].max() >= self.model.confident:
+            if self.model.confidence(other[3]) >= self.model.confident:
                 retriever, (q, passages, found, probs) = everywhere, other
+                confidence = self.model.confidence(probs)
         if not found:
             return self._not_found(q, passages, 0.0, "no passage of the report is close to the question")
-        best = int(np.argmax(probs))
-        chosen, confidence = found[best], float(probs[best])
+        chosen = found[int(np.argmax(probs))]
         if confidence >= self.model.confident:
             return self._confident(q, chosen, confidence)
         why = reasons(q, chosen, retriever) or [f"low confidence ({confidence:.2f})"]
@@ -265,11 +267,9 @@ class Answerer:
             if len(chosen) == MAX_COMPARED:
                 break
             _, found, probs = self._scored(q, scope.scoped([doc]))
-            if not found:
-                continue
-            best = int(np.argmax(probs))
-            if probs[best] >= self.model.confident:
-                chosen.append((found[best], float(probs[best])))
+            confidence = self.model.confidence(probs)
+            if confidence >= self.model.confident:
+                chosen.append((found[int(np.argmax(probs))], confidence))
         if len(chosen) < 2:
             return None
         lines: list[str] = []

@@ -4,9 +4,11 @@
   priors (glossary term named, period asked, question about the document), chosen by
   a grid search on the development questions;
 - :class:`AnswerModel`: how sure we are that a candidate sentence answers — a
-  logistic regression over :data:`qa.features.FEATURES`, with the two thresholds that
-  grade a reply (confident / closest sentence offered tentatively / nothing close)
-  chosen on out-of-fold probabilities.
+  logistic regression over :data:`qa.features.FEATURES` ranks the candidates; a second,
+  small one turns how the best candidate stands against the others (:func:`standing`)
+  into the chance that it answers the question; two thresholds on that chance grade a
+  reply (confident / closest sentence offered tentatively / nothing close), chosen on
+  out-of-fold chances.
 
 Saved and loaded symmetrically (:class:`Fitted`), applied with numpy alone
 (scikit-learn is needed only to fit).
@@ -20,10 +22,25 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AnswerModel", "Fusion", "Fitted", "DEFAULT_MODEL_PATH", "load_fitted"]
+__all__ = ["AnswerModel", "Fusion", "Fitted", "Logistic", "DEFAULT_MODEL_PATH", "STANDING", "load_fitted", "standing"]
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "data" / "fitted.json"
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
+
+#: How the best candidate stands against the others: its log-odds, its lead over the
+#: second best in log-odds, and its share of all the candidates' probability. A sentence
+#: that no other comes near answers more often than its own score says: each sentence is
+#: scored alone, and most of them are not the answer.
+STANDING = ("best_logit", "lead", "share")
+_EPS = 1e-6
+
+
+def standing(probs: np.ndarray) -> np.ndarray:
+    """The :data:`STANDING` features of candidates scored ``probs`` (at least one)."""
+    p = np.clip(np.sort(np.asarray(probs, dtype=np.float64))[::-1], _EPS, 1 - _EPS)
+    logits = np.log(p / (1 - p))
+    second = logits[1] if len(logits) > 1 else np.log(_EPS / (1 - _EPS))
+    return np.array([logits[0], logits[0] - second, p[0] / p.sum()])
 
 
 @dataclass(frozen=True)
@@ -43,26 +60,42 @@ class Fusion:
 
 
 @dataclass(frozen=True)
-class AnswerModel:
+class Logistic:
     """Standardise, weigh, squash: ``p = σ(((x − mean) / scale) · coef + intercept)``."""
 
-    features: tuple[str, ...]
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     coef: tuple[float, ...]
     intercept: float
-    #: At or above: a confident answer. Below ``tentative``: nothing close.
+
+    def __call__(self, matrix: np.ndarray) -> np.ndarray:
+        z = ((matrix - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """Scores candidate sentences (``ranker``) and says how likely the best one answers
+    (``judge``, over :func:`standing`)."""
+
+    features: tuple[str, ...]
+    ranker: Logistic
+    judge: Logistic
+    #: At or above (on the judge's chance): a confident answer. Below ``tentative``: nothing close.
     confident: float
     tentative: float
     #: How it was fitted (data, sizes, regularisation, cross-validated figures).
     info: dict = field(default_factory=dict)
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
-        """Probability that each row's sentence answers the question."""
+        """Probability that each row's sentence answers the question (ranks them)."""
         if matrix.shape[1] != len(self.features):
             raise ValueError(f"expected {len(self.features)} features, got {matrix.shape[1]}")
-        z = ((matrix - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        return self.ranker(matrix)
+
+    def confidence(self, probs: np.ndarray) -> float:
+        """Chance that the best of candidates scored ``probs`` answers the question."""
+        return float(self.judge(standing(probs)[None])[0]) if len(probs) else 0.0
 
 
 @dataclass(frozen=True)
@@ -82,8 +115,12 @@ class Fitted:
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
             raise ValueError(f"{path}: unknown format of fitted weights; refit with: python -m qa.train")
         answer = dict(data["answer"])
-        for key in ("features", "mean", "scale", "coef"):
-            answer[key] = tuple(answer[key])
+        answer["features"] = tuple(answer["features"])
+        for part in ("ranker", "judge"):
+            fields = dict(answer[part])
+            for key in ("mean", "scale", "coef"):
+                fields[key] = tuple(fields[key])
+            answer[part] = Logistic(**fields)
         return cls(Fusion(**data["fusion"]), AnswerModel(**answer))
 
 

@@ -3,6 +3,8 @@ follow-ups, input rules, and a cross-validated quality floor."""
 
 import dataclasses
 
+import numpy as np
+
 import pytest
 
 import qa
@@ -171,9 +173,9 @@ def test_answer_quality_floor_cross_validated(engine):
     report = cross_validated(load_questions(DEV), engine)
     overall = report.rows["overall"]
     assert overall["conf_ok"] >= 0.93, report.table()  # confident answers are right
-    assert overall["shown"] >= 0.85, report.table()  # the sentence shown holds the answer
+    assert overall["shown"] >= 0.88, report.table()  # the sentence shown holds the answer
     assert overall["unans_ok"] >= 0.80, report.table()  # no confident answer where there is none
-    assert overall["acc"] >= 0.65, report.table()
+    assert overall["acc"] >= 0.78, report.table()  # answerable questions answered confidently
     assert overall["R@5"] >= 0.95, report.table()
 
 
@@ -192,3 +194,23 @@ def test_the_reason_is_logged_at_debug_level(caplog):
     with caplog.at_level(logging.DEBUG, logger="qa.answer"):
         qa.answer("今年建筑业税收目标是多少")
     assert not [r for r in caplog.records if "not confident" in r.getMessage()]
+
+
+def test_a_sentence_no_other_comes_near_is_judged_surer_than_one_among_rivals(engine):
+    model = engine.fitted.answer
+    alone, among_rivals = model.confidence(np.array([0.6, 0.02, 0.01])), model.confidence(np.array([0.6, 0.55, 0.5]))
+    assert alone > among_rivals
+    assert model.confidence(np.array([0.9, 0.01])) > model.confidence(np.array([0.2, 0.01]))
+    assert model.confidence(np.zeros(0)) == 0.0
+
+
+def test_fitted_weights_save_and_load_alike(engine, tmp_path):
+    from qa.model import Fitted, load_fitted
+
+    engine.fitted.save(tmp_path / "fitted.json")
+    again = load_fitted(tmp_path / "fitted.json", engine.fitted.answer.features)
+    assert again == engine.fitted
+    (tmp_path / "old.json").write_text('{"format": 2, "fusion": {}, "answer": {}}', encoding="utf-8")
+    with pytest.raises(ValueError, match="qa.train"):
+        load_fitted(tmp_path / "old.json")
+    assert isinstance(again, Fitted)
