@@ -146,7 +146,7 @@ class Answerer:
 
     def candidates(self, question: Question, documents=None) -> tuple[list[Passage], list[Candidate]]:
         """The retrieved passages and the candidate sentences of the best of them."""
-        passages, found, _ = self._scored(question, self._answering(question.text, documents))
+        passages, found, _, _ = self._scored(question, self._answering(question.text, documents))
         return passages, found
 
     def answer(self, question: str, history: list[dict] | None = None, documents=None) -> Answer:
@@ -160,14 +160,12 @@ class Answerer:
             if compared is not None:
                 return compared
         retriever = self._answering(resolved, documents)
-        q, passages, found, probs = self._rank(resolved, retriever)
-        confidence = self.model.confidence(probs)
+        q, passages, found, probs, confidence = self._rank(resolved, retriever)
         if retriever is not everywhere and confidence < self.model.confident:
             # Not in the reports the question is about: perhaps in another (said so when quoted).
             other = self._rank(resolved, everywhere)
-            if self.model.confidence(other[3]) >= self.model.confident:
-                retriever, (q, passages, found, probs) = everywhere, other
-                confidence = self.model.confidence(probs)
+            if other[4] >= self.model.confident:
+                retriever, (q, passages, found, probs, confidence) = everywhere, other
         if not found:
             return self._not_found(q, passages, 0.0, "no passage of the report is close to the question")
         chosen = found[int(np.argmax(probs))]
@@ -180,19 +178,27 @@ class Answerer:
             return self._not_found(q, passages, confidence, reason)
         return self._tentative(q, chosen, confidence, reason)
 
-    def _rank(self, text: str, retriever: Retriever) -> tuple[Question, list[Passage], list[Candidate], np.ndarray]:
-        """The question analysed in ``retriever``'s documents, its passages, candidates and
-        their probabilities."""
+    def _rank(
+        self, text: str, retriever: Retriever
+    ) -> tuple[Question, list[Passage], list[Candidate], np.ndarray, float]:
+        """The question analysed in ``retriever``'s documents, its passages, candidates,
+        their probabilities and the confidence in the best."""
         q = analyze(text, retriever)
         return (q, *self._scored(q, retriever))
 
-    def _scored(self, q: Question, retriever: Retriever) -> tuple[list[Passage], list[Candidate], np.ndarray]:
+    def _scored(
+        self, q: Question, retriever: Retriever
+    ) -> tuple[list[Passage], list[Candidate], np.ndarray, float]:
         """The passages found for ``q`` in ``retriever``'s documents, the candidate
-        sentences of the best of them and each one's probability of answering."""
+        sentences of the best of them, each one's probability of answering, and the
+        confidence that the best one answers."""
         passages = retriever.search(q.text, k=max(RELATED_PASSAGES, 5))
         found = candidates(q, passages, retriever)
-        probs = self.model.probabilities(np.stack([c.features for c in found])) if found else np.zeros(0)
-        return passages, found, probs
+        if not found:
+            return passages, found, np.zeros(0), 0.0
+        matrix = np.stack([c.features for c in found])
+        probs = self.model.probabilities(matrix)
+        return passages, found, probs, self.model.confidence(matrix, probs)
 
     # -- the replies ------------------------------------------------------------------
 
@@ -266,8 +272,7 @@ class Answerer:
         for doc in scope.documents_in(passages):
             if len(chosen) == MAX_COMPARED:
                 break
-            _, found, probs = self._scored(q, scope.scoped([doc]))
-            confidence = self.model.confidence(probs)
+            _, found, probs, confidence = self._scored(q, scope.scoped([doc]))
             if confidence >= self.model.confident:
                 chosen.append((found[int(np.argmax(probs))], confidence))
         if len(chosen) < 2:

@@ -23,7 +23,7 @@ from .question import Question
 from .retrieval import Passage, Retriever
 from .vocabulary import DATE, FIGURE, OFFICE, PER_UNIT, PREFERRED_PERIODS, figure_kind, is_reason, thesaurus, unit_fits
 
-__all__ = ["FEATURES", "FLAG_REASONS", "Candidate", "candidates", "coverage", "reasons", "CANDIDATE_PASSAGES"]
+__all__ = ["FEATURES", "FLAG_REASONS", "DECLINE_FLAGS", "Candidate", "candidates", "coverage", "reasons", "CANDIDATE_PASSAGES"]
 
 #: Passages whose sentences are candidates.
 CANDIDATE_PASSAGES = 5
@@ -81,6 +81,10 @@ FLAG_REASONS = {
     "period_mismatch": "the sentence speaks of another period than asked",
     "place_absent": "the question names a place the report does not mention ({places})",
 }
+
+#: The flags that are set (1) when a sentence lacks something the question asks for
+#: (``absent_share`` is the question's, a share, not the sentence's).
+DECLINE_FLAGS = tuple(name for name in FLAG_REASONS if name != "absent_share")
 
 _FIGURE_KINDS = {"percent", "money", "count", "area"}
 _CJK_BIGRAM = re.compile(r"(?=([\u4e00-\u9fff]{2}))")

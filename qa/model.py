@@ -27,20 +27,23 @@ __all__ = ["AnswerModel", "Fusion", "Fitted", "Logistic", "DEFAULT_MODEL_PATH", 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "data" / "fitted.json"
 MODEL_FORMAT = 3
 
-#: How the best candidate stands against the others: its log-odds, its lead over the
-#: second best in log-odds, and its share of all the candidates' probability. A sentence
-#: that no other comes near answers more often than its own score says: each sentence is
-#: scored alone, and most of them are not the answer.
-STANDING = ("best_logit", "lead", "share")
+#: How the best candidate stands: its log-odds, its lead over the second best in
+#: log-odds, its share of all the candidates' probability, and whether it lacks something
+#: the question asks for (any of the model's ``flags`` set). A sentence that no other
+#: comes near answers more often than its own score says (each sentence is scored alone,
+#: and most are not the answer); one that lacks what is asked, less often, however far
+#: ahead it stands.
+STANDING = ("best_logit", "lead", "share", "flagged")
 _EPS = 1e-6
 
 
-def standing(probs: np.ndarray) -> np.ndarray:
-    """The :data:`STANDING` features of candidates scored ``probs`` (at least one)."""
+def standing(probs: np.ndarray, flagged: bool) -> np.ndarray:
+    """The :data:`STANDING` features of candidates scored ``probs`` (at least one), the
+    best of which is ``flagged`` or not."""
     p = np.clip(np.sort(np.asarray(probs, dtype=np.float64))[::-1], _EPS, 1 - _EPS)
     logits = np.log(p / (1 - p))
     second = logits[1] if len(logits) > 1 else np.log(_EPS / (1 - _EPS))
-    return np.array([logits[0], logits[0] - second, p[0] / p.sum()])
+    return np.array([logits[0], logits[0] - second, p[0] / p.sum(), float(flagged)])
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class AnswerModel:
     features: tuple[str, ...]
     ranker: Logistic
     judge: Logistic
+    #: Features that, set on a sentence, say it lacks something the question asks for.
+    flags: tuple[str, ...]
     #: At or above (on the judge's chance): a confident answer. Below ``tentative``: nothing close.
     confident: float
     tentative: float
@@ -93,9 +98,15 @@ class AnswerModel:
             raise ValueError(f"expected {len(self.features)} features, got {matrix.shape[1]}")
         return self.ranker(matrix)
 
-    def confidence(self, probs: np.ndarray) -> float:
-        """Chance that the best of candidates scored ``probs`` answers the question."""
-        return float(self.judge(standing(probs)[None])[0]) if len(probs) else 0.0
+    def confidence(self, matrix: np.ndarray, probs: np.ndarray | None = None) -> float:
+        """Chance that the best of the candidates (rows of ``matrix``, scored ``probs``
+        when already known) answers the question."""
+        if not len(matrix):
+            return 0.0
+        probs = self.probabilities(matrix) if probs is None else probs
+        best = matrix[int(np.argmax(probs))]
+        flagged = any(best[self.features.index(f)] > 0 for f in self.flags)
+        return float(self.judge(standing(probs, flagged)[None])[0])
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,7 @@ class Fitted:
             raise ValueError(f"{path}: unknown format of fitted weights; refit with: python -m qa.train")
         answer = dict(data["answer"])
         answer["features"] = tuple(answer["features"])
+        answer["flags"] = tuple(answer["flags"])
         for part in ("ranker", "judge"):
             fields = dict(answer[part])
             for key in ("mean", "scale", "coef"):

@@ -197,11 +197,17 @@ def test_the_reason_is_logged_at_debug_level(caplog):
 
 
 def test_a_sentence_no_other_comes_near_is_judged_surer_than_one_among_rivals(engine):
-    model = engine.fitted.answer
-    alone, among_rivals = model.confidence(np.array([0.6, 0.02, 0.01])), model.confidence(np.array([0.6, 0.55, 0.5]))
-    assert alone > among_rivals
-    assert model.confidence(np.array([0.9, 0.01])) > model.confidence(np.array([0.2, 0.01]))
-    assert model.confidence(np.zeros(0)) == 0.0
+    from qa.model import standing
+
+    judge = engine.fitted.answer.judge
+
+    def chance(probs, flagged=False):
+        return float(judge(standing(np.array(probs), flagged)[None])[0])
+
+    assert chance([0.6, 0.02, 0.01]) > chance([0.6, 0.55, 0.5])
+    assert chance([0.9, 0.01]) > chance([0.2, 0.01])
+    assert chance([0.9, 0.01]) > chance([0.9, 0.01], flagged=True)  # it lacks what is asked
+    assert engine.fitted.answer.confidence(np.zeros((0, len(engine.fitted.answer.features)))) == 0.0
 
 
 def test_fitted_weights_save_and_load_alike(engine, tmp_path):
