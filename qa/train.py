@@ -63,7 +63,7 @@ __all__ = [
 #: 0.94 gives 0.942 and 0.90 but lets through 0.025 more of the unanswerable ones.
 TARGET_PRECISION = 0.95
 #: Share of answerable questions with a right best sentence that may get "nothing close".
-MAX_HIDDEN = 0.02
+MAX_HIDDEN = 0.01
 C_GRID = (0.1, 0.3, 1.0, 3.0)
 #: How much a contrast question weighs against a written one (chosen with C).
 CONTRAST_WEIGHTS = (0.05, 0.15, 0.3)
