@@ -103,8 +103,9 @@ def _synthetic(engine, sizes: list[int], questions: list[str], stores: tuple[str
     from .chunking import Chunk, Sentence
 
     engine.load()
-    from .index import ReportIndex, make_faiss_index
+    from .index import DocumentInfo, ReportIndex, _Pieces, make_faiss_index
     from .retrieval import Retriever
+    from .stats import document_stats
 
     base = engine.retriever.index
     sentences = list(dict.fromkeys(s.text for s in base.sentences if len(s.text) > 8))
@@ -129,18 +130,26 @@ def _synthetic(engine, sizes: list[int], questions: list[str], stores: tuple[str
             rss_before = _rss_mb()
             started = time.perf_counter()
             dense = make_faiss_index(mean)
+            analyzer = engine.retriever.analyzer
+            tokens = [analyzer.tokens(t) or ["∅"] for t in texts]
             bm25 = bm25s.BM25()
-            bm25.index([engine.retriever.analyzer.tokens(t) or ["∅"] for t in texts], show_progress=False)
+            bm25.index(tokens, show_progress=False)
+            info = DocumentInfo("synthetic", "合成", None, 1, size, len(synthetic_sentences), "synthetic", "0", "")
             manifest = {
                 "build": f"build-synthetic{size}",
                 "counts": {"chunks": size, "sentences": len(synthetic_sentences), "dimension": int(mean.shape[1])},
-                "documents": [],
+                "documents": [info.to_json()],
                 "chunker_version": "synthetic",
                 "model": engine.settings.model,
+                "model_fingerprint": engine.embedder.fingerprint,
             }
-            index = ReportIndex(chunks, dense, bm25, base.terms, manifest, synthetic_sentences, sentence_vectors)
+            stats = {"synthetic": document_stats(chunks, tokens, analyzer.words)}
+            index = ReportIndex(
+                chunks, dense, bm25, base.terms, manifest, synthetic_sentences, sentence_vectors, [info], stats
+            )
             if store == "milvus":
-                index = _milvus_copy(engine, index, manifest, mean, bm25)
+                pieces = _Pieces(info, chunks, synthetic_sentences, mean, sentence_vectors, [])
+                index = _milvus_copy(engine, manifest, pieces, tokens, stats, bm25, base.terms)
             build_s = time.perf_counter() - started
             retriever = Retriever(index, engine.embedder, engine.settings, engine.fitted.fusion)
             p50, p95 = _latency(lambda q, r=retriever: r.search(q, 5), questions, engine.embedder)
@@ -158,15 +167,15 @@ def _synthetic(engine, sizes: list[int], questions: list[str], stores: tuple[str
     return rows
 
 
-def _milvus_copy(engine, index, manifest: dict, vectors: np.ndarray, bm25):
+def _milvus_copy(engine, manifest: dict, pieces, tokens, stats, bm25, terms):
     """The synthetic index uploaded to Milvus Lite in a temporary file, loaded back."""
     from .milvus_store import MilvusIndex, read_meta, upload
 
     folder = Path(tempfile.mkdtemp(prefix="qa-bench-milvus-"))
     settings = engine.settings.with_(
-        store="milvus", milvus_uri=str(folder / "milvus.db"), milvus_collection=f"bench_{len(index.chunks)}"
+        store="milvus", milvus_uri=str(folder / "milvus.db"), milvus_collection=f"bench_{len(pieces.chunks)}"
     )
-    upload(settings, manifest, index.chunks, index.sentences, vectors, index.sentence_vectors, bm25, index.terms)
+    upload(settings, manifest, [pieces], tokens, stats, bm25.k1, bm25.b, terms)
     return MilvusIndex(settings, read_meta(settings))  # synthetic: no chunker or model to check
 
 

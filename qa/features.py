@@ -174,7 +174,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
             question.period if year == retriever.year else retriever.question_period(question.normalized.lower(), year)
         )
         preferred = PREFERRED_PERIODS.get(period or "", set())
-        for sentence, vector in retriever.sentences(passage.chunk_id):
+        for sentence, vector in retriever.sentences(passage):
             text = sentence.text
             sim = float(vector @ query)
             figures = list(FIGURE.finditer(text))

@@ -13,6 +13,7 @@ adds (PDF, Word, text, Markdown). Layout under the index directory::
     build-<id>/terms.txt       the report terms added to jieba's dictionary
     build-<id>/sentences.json  every passage's sentences with their pages
     build-<id>/sentences.npy   their unit embeddings (float32), for answer selection
+    build-<id>/stats.json      each document's counts (see :mod:`qa.stats`)
 
 A document's id is the start of its file's sha256: the same file added twice is one
 document. Adding embeds only the new document; every change (build, add, remove) writes
@@ -51,6 +52,7 @@ from .chunking import CHUNKER_VERSION, Chunk, Sentence, chunk_document, sentence
 from .config import Settings
 from .documents import parse_source
 from .readers import SUPPORTED_SUFFIXES, DocumentError, read_source
+from .stats import CorpusStats, DocumentStats, document_stats, merge
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ __all__ = [
     "remove_document",
 ]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 FIX_COMMAND = "qa-index build"
 #: Exact search is fast enough up to this many passages (~5 ms at 100k on 2 cores).
 FLAT_LIMIT = 200_000
@@ -151,8 +153,10 @@ class DocumentInfo:
 @dataclass
 class ReportIndex:
     """A loaded index — the local store: passages, their sentences, dense and BM25
-    indexes, the manifest. The retriever uses only its search methods and records, never
-    FAISS or bm25s themselves (a store on another engine offers the same methods)."""
+    indexes, each document's stats, the manifest. The retriever uses only the methods
+    below, never FAISS, bm25s or the lists themselves: a store on another engine
+    (:class:`qa.milvus_store.MilvusIndex`) offers the same ones. Positions are the
+    store's own numbers for passages (here 0 … n − 1, in corpus order)."""
 
     chunks: list[Chunk]
     dense: object  # faiss.Index
@@ -162,6 +166,8 @@ class ReportIndex:
     sentences: list[Sentence]
     sentence_vectors: np.ndarray  # (len(sentences), dim), unit length
     documents: list[DocumentInfo] = field(default_factory=list)
+    #: Document id → its stats (see :mod:`qa.stats`).
+    document_stats: dict[str, DocumentStats] = field(default_factory=dict)
 
     def __post_init__(self):
         import faiss
@@ -170,13 +176,57 @@ class ReportIndex:
         faiss.omp_set_num_threads(1)
         self._lock = threading.Lock()
         self._row_cache: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._stats_cache: dict[tuple[str, ...] | None, CorpusStats] = {}
         self._sentence_index = make_faiss_index(self.sentence_vectors) if len(self.sentences) else None
+        self._sentence_chunk = np.array([s.chunk for s in self.sentences], dtype=np.int64)
+        self._sentences_by_chunk: list[list[int]] = [[] for _ in self.chunks]
+        for i, sentence in enumerate(self.sentences):
+            self._sentences_by_chunk[sentence.chunk].append(i)
+        self._offsets: dict[str, int] = {}
+        for i, c in enumerate(self.chunks):
+            self._offsets.setdefault(c.document, i)
 
     @property
     def year(self) -> int | None:
         """The newest document's own year (from its cover date), or None."""
         years = [d.year for d in self.documents if d.year is not None]
         return max(years) if years else None
+
+    @property
+    def passage_count(self) -> int:
+        return len(self.chunks)
+
+    # -- records and stats ------------------------------------------------------------
+
+    def position(self, document: str, number: int) -> int:
+        """The position of a document's ``number``-th passage."""
+        return self._offsets[document] + number
+
+    def passages(self, positions) -> list[Chunk]:
+        """The passages at ``positions``, in that order."""
+        return [self.chunks[int(p)] for p in positions]
+
+    def passage_sentences(self, position: int) -> list[tuple[Sentence, np.ndarray]]:
+        """A passage's sentences in order, each with its unit embedding."""
+        rows = self._sentences_by_chunk[position]
+        return list(zip((self.sentences[i] for i in rows), self.sentence_vectors[rows], strict=True))
+
+    def sentence_sample(self, documents: tuple[str, ...] | None, size: int) -> np.ndarray:
+        """Unit embeddings of up to ``size`` sentences spread over ``documents`` (None: all)."""
+        rows = self._rows(documents)[1]
+        rows = np.arange(len(self.sentences)) if rows is None else rows
+        stride = max(1, len(rows) // size) if size else 1
+        return np.ascontiguousarray(self.sentence_vectors[rows[::stride][:size]], dtype=np.float32)
+
+    def stats(self, documents: tuple[str, ...] | None = None) -> CorpusStats:
+        """The merged stats of ``documents`` (None: all)."""
+        key = None if documents is None else tuple(sorted(documents))
+        if key not in self._stats_cache:
+            ids = [d.id for d in self.documents] if key is None else list(key)
+            self._stats_cache[key] = merge(
+                (d, self.document_stats[d], lambda n, d=d: self.position(d, n)) for d in ids if d in self.document_stats
+            )
+        return self._stats_cache[key]
 
     # -- searching: what a store offers the retriever (positions, best first) --------------
 
@@ -185,11 +235,12 @@ class ReportIndex:
         return self._faiss_search(self.dense, vector, n, self._rows(documents)[0])
 
     def sentence_search(self, vector: np.ndarray, n: int, documents: tuple[str, ...] | None = None) -> np.ndarray:
-        """Rows of the ``n`` sentences nearest to ``vector`` (of ``documents``; None: all)."""
+        """Positions of the passages of the ``n`` sentences nearest to ``vector``, one per
+        sentence (of ``documents``; None: all)."""
         if self._sentence_index is None:
             return np.empty(0, dtype=np.int64)
         n = min(n, self._sentence_index.ntotal)
-        return self._faiss_search(self._sentence_index, vector, n, self._rows(documents)[1])
+        return self._sentence_chunk[self._faiss_search(self._sentence_index, vector, n, self._rows(documents)[1])]
 
     def lexical_search(self, tokens: list[str], n: int, documents: tuple[str, ...] | None = None) -> np.ndarray:
         """Positions of the ``n`` best BM25 matches of ``tokens`` (of ``documents``; None: all)."""
@@ -392,9 +443,15 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
     sentence_vectors = np.concatenate([p.sentence_vectors.reshape(-1, dim) for p in documents]).astype(np.float32)
     terms = sorted(report_terms((c.text for c in chunks), [k for p in documents for k in p.glossary_keys]))
     analyzer = Analyzer(terms)
+    tokens = [analyzer.tokens(c.search_text) or ["∅"] for c in chunks]
     bm25 = bm25s.BM25()
-    bm25.index([analyzer.tokens(c.search_text) or ["∅"] for c in chunks], show_progress=False)
+    bm25.index(tokens, show_progress=False)
     dense = make_faiss_index(vectors)
+    stats, start = {}, 0
+    for pieces in documents:
+        end = start + len(pieces.chunks)
+        stats[pieces.info.id] = document_stats(pieces.chunks, tokens[start:end], analyzer.words)
+        start = end
 
     content_key = hashlib.sha1(
         f"{[p.info.sha256 for p in documents]}|{CHUNKER_VERSION}|{embedder.fingerprint}|{time.time_ns()}".encode()
@@ -413,6 +470,9 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
             json.dumps([asdict(s) for s in sentences], ensure_ascii=False, indent=0), encoding="utf-8"
         )
         np.save(tmp / "sentences.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        (tmp / "stats.json").write_text(
+            json.dumps({d: st.to_json() for d, st in stats.items()}, ensure_ascii=False), encoding="utf-8"
+        )
         files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -440,7 +500,7 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
     if settings.store == "milvus":  # the store that serves; the local build stays the batch job's state
         from .milvus_store import upload
 
-        upload(settings, manifest, chunks, sentences, vectors, sentence_vectors, bm25, terms)
+        upload(settings, manifest, documents, tokens, stats, bm25.k1, bm25.b, terms)
     _write_atomic(settings.index_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
     _remove_unused(settings, manifest)
     return manifest
@@ -701,10 +761,17 @@ def read_manifest(settings: Settings) -> dict:
         raise IndexMissingError(f"no index at {settings.index_dir}; build it with: {FIX_COMMAND}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("format_version"), int):
             raise ValueError("unknown format")
+        if manifest["format_version"] > FORMAT_VERSION:
+            raise ValueError(f"format {manifest['format_version']}, newer than this version's {FORMAT_VERSION}")
     except (ValueError, UnicodeDecodeError) as exc:
         raise IndexCorruptError(f"index manifest {path} is unreadable ({exc}); rebuild with: {FIX_COMMAND}") from None
+    if manifest["format_version"] < FORMAT_VERSION:
+        raise IndexStaleError(
+            f"index at {settings.index_dir} has format {manifest['format_version']}, this version reads "
+            f"{FORMAT_VERSION}; rebuild with: {FIX_COMMAND}"
+        )
     return manifest
 
 
@@ -758,6 +825,10 @@ def load_index(settings: Settings | None = None, model_fingerprint: str | None =
         sentence_vectors = np.load(
             build / "sentences.npy", allow_pickle=False, mmap_mode="r"
         )  # FAISS keeps its own copy
+        stats = {
+            d: DocumentStats.from_json(v)
+            for d, v in json.loads((build / "stats.json").read_text(encoding="utf-8")).items()
+        }
     except Exception as exc:  # checksums matched but the content does not parse
         raise IndexCorruptError(f"index at {build} cannot be read ({exc}); rebuild with: {FIX_COMMAND}") from None
     if (
@@ -765,6 +836,7 @@ def load_index(settings: Settings | None = None, model_fingerprint: str | None =
         or manifest["counts"]["chunks"] != len(chunks)
         or len(sentence_vectors) != len(sentences)
         or any(not 0 <= s.chunk < len(chunks) for s in sentences)
+        or set(stats) != {d["id"] for d in manifest.get("documents", [])}
     ):
         raise IndexCorruptError(f"index at {build} is inconsistent; rebuild with: {FIX_COMMAND}")
     try:
@@ -773,7 +845,7 @@ def load_index(settings: Settings | None = None, model_fingerprint: str | None =
         raise IndexCorruptError(
             f"index manifest lists unreadable documents ({exc}); rebuild with: {FIX_COMMAND}"
         ) from None
-    return ReportIndex(chunks, dense, bm25, terms, manifest, sentences, sentence_vectors, documents)
+    return ReportIndex(chunks, dense, bm25, terms, manifest, sentences, sentence_vectors, documents, stats)
 
 
 def _print_documents(documents: list[DocumentInfo], as_json: bool) -> None:

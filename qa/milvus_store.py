@@ -5,32 +5,42 @@ files. ``QA_MILVUS_URI`` is a file path (Milvus Lite, embedded) or ``http://host
 (a Milvus server or cluster, or ``milvus-lite server``); ``QA_MILVUS_TOKEN`` and
 ``QA_MILVUS_COLLECTION`` (default ``report_qa``) complete it.
 
-What lives where:
+What lives where (``<c>`` is the collection prefix):
 
-- ``<collection>_<build>_passages``: one row per passage — its position, document id,
-  record (the passage's fields as JSON), dense vector, and a sparse vector of its BM25
-  weights made with the project's own analyzer (jieba with the reports' terms). The
-  query's sparse vector counts its tokens, so the inner product is exactly the local
-  bm25s score: measured identical rankings, where Milvus's built-in BM25 with its own
-  jieba analyzer would tokenise differently.
-- ``<collection>_<build>_sentences``: one row per sentence — row, passage position,
-  document id, record, dense vector (for the answer layer's features).
-- ``<collection>_meta``: the manifest of the current build (documents, counts, model)
-  and the BM25 vocabulary, in parts; switching ``current`` to a new build is one upsert.
+- ``<c>_passages``: one row per passage — its position, the document's slot and id,
+  its record (the passage's fields as JSON), dense vector, and a sparse vector of its
+  BM25 term weights made with the project's own analyzer (jieba with the reports'
+  terms; token ids are a hash of the token). The query's sparse vector holds each of
+  its tokens' IDF, so the inner product is the local bm25s score: measured identical
+  rankings, where Milvus's built-in BM25 with its own jieba analyzer tokenises differently.
+- ``<c>_sentences``: one row per sentence — position, slot, document id, its passage's
+  position, record, dense vector (for the answer layer's features).
+- ``<c>_meta``: the manifest of the current build (documents and their slots), the
+  merged stats of all documents (:mod:`qa.stats`) and each document's own, in parts;
+  switching ``current`` to a new build is one upsert.
 
-A change (build, add, remove) runs where the documents are (``qa-index``, the batch
-job): it embeds as the local store does, uploads a new build's collections, switches
-``current``, then drops the old build's collections. Serving processes read only
-Milvus: several apps on several machines share one store and see a change at their next
-question. Records (texts and citations) are loaded at start; vectors and the search
-structures stay in Milvus, fetched per question for the few sentences scored.
+Each document has a slot; its rows' positions are ``slot << 20 | number`` (passages)
+and ``slot << 24 | number`` (sentences). A change (build, add, remove) runs where the
+documents are (``qa-index``, the batch job) and uploads only the documents Milvus does
+not hold yet, switches ``current``, then deletes the rows of the documents no longer
+listed: adding a report to 10^5 others writes that report's rows, not the corpus's.
+(A document keeps the BM25 length normalisation of the corpus it was uploaded into;
+``qa-index build`` of an unchanged corpus uploads nothing.)
+
+Serving processes read only Milvus, and hold no passage at start: the manifest and the
+merged stats are read then; records, sentences and vectors are fetched per question for
+the passages found (and cached). Several apps on several machines share one store and
+see a change at their next question.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
+import zlib
+from collections import Counter, OrderedDict
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,11 +48,29 @@ import numpy as np
 
 from .chunking import Chunk, Sentence
 from .config import Settings
-from .index import FIX_COMMAND, DocumentInfo, IndexCorruptError, IndexError, IndexMissingError, check_current
+from .index import (
+    FIX_COMMAND,
+    FORMAT_VERSION,
+    DocumentInfo,
+    IndexCorruptError,
+    IndexError,
+    IndexMissingError,
+    IndexStaleError,
+    check_current,
+)
+from .stats import CorpusStats, DocumentStats, merge
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MilvusIndex", "StoreUnavailableError", "upload", "load_milvus_index", "current_build", "read_meta"]
+__all__ = [
+    "MilvusIndex",
+    "StoreUnavailableError",
+    "upload",
+    "load_milvus_index",
+    "current_build",
+    "read_meta",
+    "row_counts",
+]
 
 #: Seconds before a Milvus call gives up (an unreachable store must not hang the app).
 TIMEOUT = 10.0
@@ -121,29 +149,55 @@ def _first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-def _names(settings: Settings, build: str) -> tuple[str, str]:
-    base = f"{settings.milvus_collection}_{build.replace('-', '_')}"
-    return f"{base}_passages", f"{base}_sentences"
+def _names(settings: Settings) -> tuple[str, str]:
+    return f"{settings.milvus_collection}_passages", f"{settings.milvus_collection}_sentences"
 
 
 def _meta_name(settings: Settings) -> str:
     return f"{settings.milvus_collection}_meta"
 
 
+#: A document's rows are numbered below these (positions are ``slot << bits | number``).
+PASSAGE_BITS, SENTENCE_BITS = 20, 24
+
+
+def passage_position(slot: int, number: int) -> int:
+    return slot << PASSAGE_BITS | number
+
+
+def _token_id(token: str) -> int:
+    """A token's sparse dimension: a stable hash (no corpus-wide vocabulary to keep)."""
+    return zlib.crc32(token.encode("utf-8")) & 0x7FFFFFFF
+
+
+def _idf(df: int, n: int) -> float:
+    """BM25's IDF as bm25s computes it (the Lucene variant)."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def _term_weights(tokens: list[str], average: float, k1: float, b: float) -> dict[int, float]:
+    """A passage's BM25 term weights without the IDF (the query carries it)."""
+    counts = Counter(tokens)
+    norm = k1 * (1 - b + b * len(tokens) / average) if average else k1
+    return {_token_id(t): tf / (tf + norm) for t, tf in counts.items()} or {0: 0.0}
+
+
 # -- writing -------------------------------------------------------------------------------
 
 
-def _create(settings: Settings, name: str, dim: int, sparse: bool) -> None:
+def _create(settings: Settings, name: str, dim: int, sentences: bool) -> None:
+    """Create a rows collection unless it exists."""
     from pymilvus import DataType
 
     c = client(settings)
     if _call(settings, c.has_collection, name):
-        _call(settings, c.drop_collection, name)
-        _loaded.discard((_uri(settings), name))
+        return
     schema = c.create_schema(auto_id=False)
     schema.add_field("pos", DataType.INT64, is_primary=True)
+    schema.add_field("slot", DataType.INT64)
     schema.add_field("doc", DataType.VARCHAR, max_length=64)
-    schema.add_field("chunk", DataType.INT64)
+    if sentences:
+        schema.add_field("chunk", DataType.INT64)
     schema.add_field("record", DataType.VARCHAR, max_length=RECORD_BYTES)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
     index = c.prepare_index_params()
@@ -151,9 +205,11 @@ def _create(settings: Settings, name: str, dim: int, sparse: bool) -> None:
     if kind not in DENSE_INDEXES:
         raise ValueError(f"QA_MILVUS_INDEX must be one of {', '.join(DENSE_INDEXES)}, not {settings.milvus_index!r}")
     index.add_index("dense", index_type=kind, metric_type="IP", params=DENSE_INDEXES[kind][0])
-    if sparse:
+    if not sentences:
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    if sentences:
+        index.add_index("chunk", index_type="INVERTED")  # sentences are fetched by passage
     _call(settings, c.create_collection, name, schema=schema, index_params=index)
 
 
@@ -166,48 +222,23 @@ def _insert(settings: Settings, name: str, rows: list[dict]) -> None:
     _call(settings, c.flush, name)
 
 
-def _sparse_rows(bm25) -> list[dict[int, float]]:
-    """Each passage's BM25 weight per token id (bm25s's precomputed scores)."""
-    from scipy.sparse import csc_matrix
-
-    s = bm25.scores
-    matrix = csc_matrix((s["data"], s["indices"], s["indptr"]), shape=(s["num_docs"], len(s["indptr"]) - 1)).tocsr()
-    out = []
-    for d in range(matrix.shape[0]):
-        row = matrix.getrow(d)
-        out.append({int(t): float(w) for t, w in zip(row.indices, row.data, strict=True) if w > 0} or {0: 0.0})
-    return out
-
-
-def upload(
-    settings: Settings,
-    manifest: dict,
-    chunks: list[Chunk],
-    sentences: list[Sentence],
-    vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    bm25,
-    terms: list[str],
-) -> None:
-    """Write a build's collections, switch ``current`` to it, drop the previous build's."""
-    passages_name, sentences_name = _names(settings, manifest["build"])
-    dim = int(vectors.shape[1])
-    _create(settings, passages_name, dim, sparse=True)
-    _create(settings, sentences_name, dim, sparse=False)
-    sparse = _sparse_rows(bm25)
+def _upload_document(settings: Settings, slot: int, pieces, tokens, average: float, k1: float, b: float) -> None:
+    """Insert one document's passages and sentences under ``slot``."""
+    passages_name, sentences_name = _names(settings)
+    doc = pieces.info.id
     _insert(
         settings,
         passages_name,
         [
             {
-                "pos": i,
-                "doc": c.document,
-                "chunk": i,
+                "pos": passage_position(slot, n),
+                "slot": slot,
+                "doc": doc,
                 "record": json.dumps(asdict(c), ensure_ascii=False),
-                "dense": vectors[i].tolist(),
-                "sparse": sparse[i],
+                "dense": pieces.vectors[n].tolist(),
+                "sparse": _term_weights(tokens[n], average, k1, b),
             }
-            for i, c in enumerate(chunks)
+            for n, c in enumerate(pieces.chunks)
         ],
     )
     _insert(
@@ -215,48 +246,128 @@ def upload(
         sentences_name,
         [
             {
-                "pos": i,
-                "doc": chunks[s.chunk].document,
-                "chunk": s.chunk,
+                "pos": slot << SENTENCE_BITS | n,
+                "slot": slot,
+                "doc": doc,
+                "chunk": passage_position(slot, s.chunk),
                 "record": json.dumps(asdict(s), ensure_ascii=False),
-                "dense": sentence_vectors[i].tolist(),
+                "dense": pieces.sentence_vectors[n].tolist(),
             }
-            for i, s in enumerate(sentences)
+            for n, s in enumerate(pieces.sentences)
         ],
     )
-    previous = current_build(settings)
-    manifest = {**manifest, "milvus_index": settings.milvus_index.upper()}
-    _write_meta(settings, {"manifest": manifest, "terms": terms, "vocab": bm25.vocab_dict})
-    if previous and previous != manifest["build"]:
-        c = client(settings)
-        for name in _names(settings, previous):
-            if _call(settings, c.has_collection, name):
-                _call(settings, c.drop_collection, name)
-                _loaded.discard((_uri(settings), name))
 
 
-def _write_meta(settings: Settings, meta: dict) -> None:
-    """Store the meta JSON in parts, then point ``current`` at them (one upsert switches)."""
+def upload(settings: Settings, manifest: dict, documents: list, tokens: list[list[str]], stats: dict, k1, b, terms):
+    """Make Milvus serve ``manifest``'s documents: upload those it does not hold (their
+    pieces, BM25 ``tokens`` in corpus order and ``stats``), switch ``current``, then delete
+    the rows and stats of the documents no longer listed."""
+    if not documents:
+        raise ValueError("nothing to upload")
+    previous = _previous(settings)
+    slots: dict[str, int] = {}
+    kept: dict[str, int] = previous.get("slots", {})
+    keys = previous.get("keys", {})
+    key_of = {
+        p.info.id: f"{p.info.sha256}|{manifest['chunker_version']}|{manifest['model_fingerprint']}" for p in documents
+    }
+    average = sum(st.tokens for st in stats.values()) / max(sum(st.passages for st in stats.values()), 1)
+    dim = int(documents[0].vectors.shape[1])
+    for name, sentences in zip(_names(settings), (False, True)):
+        _create(settings, name, dim, sentences)
+    # What an interrupted change left behind goes first: its slots are taken again.
+    _delete_unlisted(settings, previous.get("manifest", {}).get("build", ""), kept)
+    next_slot = max(kept.values(), default=-1) + 1
+    start = 0
+    for pieces in documents:
+        doc = pieces.info.id
+        end = start + len(pieces.chunks)
+        if doc in kept and keys.get(doc) == key_of[doc]:
+            slots[doc] = kept[doc]
+        else:
+            slots[doc], next_slot = next_slot, next_slot + 1
+            log.info("uploading %s to Milvus (slot %d)", pieces.info.source, slots[doc])
+            _write_parts(settings, f"stats/{doc}@{slots[doc]}", stats[doc].to_json())
+            _upload_document(settings, slots[doc], pieces, tokens[start:end], average, k1, b)
+        start = end
+    corpus = merge((d, stats[d], lambda n, s=slots[d]: passage_position(s, n)) for d in slots)
+    meta = {
+        "manifest": {**manifest, "milvus_index": settings.milvus_index.upper()},
+        "slots": slots,
+        "keys": key_of,
+        "terms": terms,
+        "bm25": {"k1": float(k1), "b": float(b)},
+        "corpus": corpus.to_json(),
+    }
+    parts = _write_parts(settings, manifest["build"], meta)
+    c = client(settings)
+    pointer = json.dumps({"build": manifest["build"], "parts": parts})
+    _call(settings, c.upsert, _meta_name(settings), [{"key": "current", "value": pointer, "dummy": [0.0, 0.0]}])
+    _delete_unlisted(settings, manifest["build"], slots)
+
+
+def _delete_unlisted(settings: Settings, build: str, slots: dict[str, int]) -> None:
+    """Delete rows, stats and meta of everything the current build does not list (the
+    documents removed, and whatever an interrupted change left behind)."""
+    c = client(settings)
+    listed = sorted(slots.values())
+    for name in _names(settings):
+        _call(settings, c.delete, name, filter=f"slot not in {listed}")
+    _meta_collection(settings)
+    keep_stats = [f'key like "stats/{d}@{s}/%"' for d, s in slots.items()]
+    stale = f'key like "stats/%" and not ({" or ".join(keep_stats)})' if keep_stats else 'key like "stats/%"'
+    _call(settings, c.delete, _meta_name(settings), filter=stale)
+    _call(settings, c.delete, _meta_name(settings), filter=f'key like "build-%" and not (key like "{build}/%")')
+
+
+def _previous(settings: Settings) -> dict:
+    """The meta of the build Milvus serves now (empty: none)."""
+    try:
+        return read_meta(settings)
+    except IndexMissingError:
+        return {}
+
+
+def _meta_collection(settings: Settings) -> str:
+    """The meta collection, created on first use."""
     from pymilvus import DataType
 
     c = client(settings)
     name = _meta_name(settings)
     if not _call(settings, c.has_collection, name):
         schema = c.create_schema(auto_id=False)
-        schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=128)
+        schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=256)
         schema.add_field("value", DataType.VARCHAR, max_length=RECORD_BYTES)
         schema.add_field("dummy", DataType.FLOAT_VECTOR, dim=2)  # Milvus needs a vector field
         index = c.prepare_index_params()
         index.add_index("dummy", index_type="FLAT", metric_type="L2")
         _call(settings, c.create_collection, name, schema=schema, index_params=index)
-    build = meta["manifest"]["build"]
-    text = json.dumps(meta, ensure_ascii=False)
-    parts = [text[i : i + META_PART] for i in range(0, len(text), META_PART)]
-    rows = [{"key": f"{build}/{n}", "value": part, "dummy": [0.0, 0.0]} for n, part in enumerate(parts)]
-    _insert(settings, name, rows)
-    pointer = json.dumps({"build": build, "parts": len(parts)})
-    _call(settings, c.upsert, name, [{"key": "current", "value": pointer, "dummy": [0.0, 0.0]}])
-    _call(settings, c.delete, name, filter=f'key like "build-%" and not (key like "{build}/%")')
+    return name
+
+
+def _write_parts(settings: Settings, prefix: str, value) -> int:
+    """Store ``value`` as JSON in rows ``<prefix>/0``, ``/1``…; returns how many."""
+    text = json.dumps(value, ensure_ascii=False)
+    parts = [text[i : i + META_PART] for i in range(0, len(text), META_PART)] or [""]
+    rows = [{"key": f"{prefix}/{n}", "value": part, "dummy": [0.0, 0.0]} for n, part in enumerate(parts)]
+    _insert(settings, _meta_collection(settings), rows)
+    return len(parts)
+
+
+def _read_parts(settings: Settings, prefix: str, count: int | None = None):
+    """The JSON value stored by :func:`_write_parts` (``count`` parts; None: as many as there are)."""
+    c = client(settings)
+    name = _meta_name(settings)
+    _load(settings, name)
+    if count is None:
+        rows = _call(settings, c.query, name, filter=f'key like "{prefix}/%"', output_fields=["key", "value"])
+    else:
+        keys = [f"{prefix}/{n}" for n in range(count)]
+        rows = _call(settings, c.query, name, filter=f"key in {json.dumps(keys)}", output_fields=["key", "value"])
+    by_number = {int(r["key"].rsplit("/", 1)[1]): r["value"] for r in rows}
+    if not by_number or (count is not None and len(by_number) != count):
+        raise KeyError(prefix)
+    return json.loads("".join(by_number[n] for n in range(len(by_number))))
 
 
 def _pointer(settings: Settings) -> dict | None:
@@ -277,17 +388,13 @@ def current_build(settings: Settings) -> str | None:
 
 
 def read_meta(settings: Settings) -> dict:
-    """The current build's manifest, terms and vocabulary; IndexMissingError without one."""
+    """The current build's manifest, slots, terms and merged stats; IndexMissingError
+    without one."""
     pointer = _pointer(settings)
     if pointer is None:
         raise IndexMissingError(f"no index in Milvus at {_uri(settings)}; build it with: QA_STORE=milvus {FIX_COMMAND}")
-    c = client(settings)
-    name = _meta_name(settings)
-    keys = [f"{pointer['build']}/{n}" for n in range(pointer["parts"])]
-    parts = _call(settings, c.query, name, filter=f"key in {json.dumps(keys)}", output_fields=["key", "value"])
-    by_key = {r["key"]: r["value"] for r in parts}
     try:
-        return json.loads("".join(by_key[k] for k in keys))
+        return _read_parts(settings, pointer["build"], pointer["parts"])
     except (KeyError, ValueError) as exc:
         raise IndexCorruptError(
             f"the index in Milvus at {_uri(settings)} is unreadable ({exc}); rebuild with: {FIX_COMMAND}"
@@ -296,83 +403,145 @@ def read_meta(settings: Settings) -> dict:
 
 # -- reading -------------------------------------------------------------------------------
 
-
-def _all_rows(settings: Settings, name: str, fields: list[str], count: int) -> list[dict]:
-    """Every row of a collection, by ranges of its positions (0 … count − 1)."""
-    c = client(settings)
-    _load(settings, name)
-    rows: list[dict] = []
-    for start in range(0, count, PAGE):
-        end = min(start + PAGE, count)
-        rows += _call(
-            settings, c.query, name, filter=f"pos >= {start} and pos < {end}", output_fields=fields, limit=PAGE
-        )
-    if len(rows) != count:
-        raise IndexCorruptError(
-            f"{name} in Milvus at {_uri(settings)} has {len(rows)} of {count} rows; rebuild with: {FIX_COMMAND}"
-        )
-    return sorted(rows, key=lambda r: r["pos"])
+#: Passage records and sentence lists kept per process (fetched per question otherwise).
+CACHE = 20_000
 
 
-class _RemoteVectors:
-    """Sentence vectors fetched from Milvus when indexed (``v[rows]``), cached."""
+class _Cache(OrderedDict):
+    """A least-recently-used dict of at most :data:`CACHE` entries; thread-safe enough for
+    a cache (a lost entry is fetched again)."""
 
-    def __init__(self, settings: Settings, name: str, count: int, dim: int):
-        self.settings, self.name, self.count, self.dim = settings, name, count, dim
-        self._cache: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
+    def get_many(self, keys) -> dict:
+        out = {}
+        for k in keys:
+            if k in self:
+                self.move_to_end(k)
+                out[k] = self[k]
+        return out
 
-    def __len__(self) -> int:
-        return self.count
-
-    def __getitem__(self, rows):
-        single = np.isscalar(rows)
-        wanted = np.atleast_1d(np.asarray(rows, dtype=np.int64))
-        missing = [int(r) for r in dict.fromkeys(wanted.tolist()) if int(r) not in self._cache]
-        if missing:
-            c = client(self.settings)
-            found = _call(self.settings, c.query, self.name, filter=f"pos in {missing}", output_fields=["pos", "dense"])
-            with self._lock:
-                for r in found:
-                    self._cache[int(r["pos"])] = np.asarray(r["dense"], dtype=np.float32)
-        out = np.stack([self._cache[int(r)] for r in wanted]) if len(wanted) else np.empty((0, self.dim), np.float32)
-        return out[0] if single else out
+    def put(self, key, value) -> None:
+        self[key] = value
+        while len(self) > CACHE:
+            self.popitem(last=False)
 
 
 class MilvusIndex:
-    """The index served from Milvus, with the same records and search methods as the
-    local :class:`qa.index.ReportIndex` (see it for their meaning)."""
+    """The index served from Milvus, with the same methods as the local
+    :class:`qa.index.ReportIndex` (see it for their meaning). At start it reads only the
+    manifest and the merged stats; passages and sentences are fetched when found."""
 
     def __init__(self, settings: Settings, meta: dict):
         self.settings = settings
         self.manifest = meta["manifest"]
         self.terms = meta["terms"]
-        self.vocab: dict[str, int] = meta["vocab"]
+        self.slots: dict[str, int] = meta["slots"]
+        self._known = set(self.slots.values())
+        self.k1, self.b = meta["bm25"]["k1"], meta["bm25"]["b"]
+        self.corpus = CorpusStats.from_json(meta["corpus"])
         self.documents = [DocumentInfo(**d) for d in self.manifest.get("documents", [])]
-        self.passages_name, self.sentences_name = _names(settings, self.manifest["build"])
+        self.passages_name, self.sentences_name = _names(settings)
         self.dense_index = self.manifest.get("milvus_index", "FLAT")
-        counts = self.manifest["counts"]
-        self.chunks = [
-            _chunk(json.loads(r["record"]))
-            for r in _all_rows(settings, self.passages_name, ["pos", "record"], counts["chunks"])
-        ]
-        self.sentences = [
-            Sentence(**json.loads(r["record"]))
-            for r in _all_rows(settings, self.sentences_name, ["pos", "record"], counts.get("sentences", 0))
-        ]
-        dim = int(self.manifest["counts"]["dimension"])
-        self.sentence_vectors = _RemoteVectors(settings, self.sentences_name, len(self.sentences), dim)
+        self._records, self._sentences, self._stats = _Cache(), _Cache(), _Cache()
+        for name in (self.passages_name, self.sentences_name):
+            _load(settings, name)
 
     @property
     def year(self) -> int | None:
         years = [d.year for d in self.documents if d.year is not None]
         return max(years) if years else None
 
-    def _search(self, name: str, data, field: str, n: int, documents) -> np.ndarray:
+    @property
+    def passage_count(self) -> int:
+        return self.corpus.passages
+
+    @property
+    def passages_held(self) -> int:
+        """How many passage records this process holds (fetched for questions, cached)."""
+        return len(self._records)
+
+    # -- records and stats ------------------------------------------------------------
+
+    def position(self, document: str, number: int) -> int:
+        return passage_position(self.slots[document], number)
+
+    def passages(self, positions) -> list[Chunk]:
+        wanted = [int(p) for p in positions]
+        found = self._records.get_many(wanted)
+        missing = [p for p in dict.fromkeys(wanted) if p not in found]
+        if missing:
+            c = client(self.settings)
+            rows = _call(
+                self.settings, c.query, self.passages_name, filter=f"pos in {missing}", output_fields=["pos", "record"]
+            )
+            for r in rows:
+                found[int(r["pos"])] = _chunk(json.loads(r["record"]))
+                self._records.put(int(r["pos"]), found[int(r["pos"])])
+        gone = [p for p in wanted if p not in found]
+        if gone:
+            raise IndexStaleError(f"the index in Milvus at {_uri(self.settings)} changed meanwhile; ask again")
+        return [found[p] for p in wanted]
+
+    def passage_sentences(self, position: int) -> list[tuple[Sentence, np.ndarray]]:
+        cached = self._sentences.get_many([position])
+        if cached:
+            return cached[position]
+        c = client(self.settings)
+        rows = _call(
+            self.settings,
+            c.query,
+            self.sentences_name,
+            filter=f"chunk == {int(position)}",
+            output_fields=["pos", "record", "dense"],
+        )
+        out = [
+            (Sentence(**json.loads(r["record"])), np.asarray(r["dense"], dtype=np.float32))
+            for r in sorted(rows, key=lambda r: r["pos"])
+        ]
+        self._sentences.put(position, out)
+        return out
+
+    def sentence_sample(self, documents: tuple[str, ...] | None, size: int) -> np.ndarray:
+        if not size:
+            return np.empty((0, 0), dtype=np.float32)
+        c = client(self.settings)
+        rows = _call(
+            self.settings,
+            c.query,
+            self.sentences_name,
+            filter=self._filter(documents) or "pos >= 0",
+            output_fields=["dense"],
+            limit=min(size, PAGE),
+        )
+        if not rows:
+            return np.empty((0, int(self.manifest["counts"]["dimension"])), dtype=np.float32)
+        return np.ascontiguousarray([r["dense"] for r in rows], dtype=np.float32)
+
+    def stats(self, documents: tuple[str, ...] | None = None) -> CorpusStats:
+        if documents is None:
+            return self.corpus
+        key = tuple(sorted(documents))
+        cached = self._stats.get_many([key])
+        if cached:
+            return cached[key]
+        parts = []
+        for doc in key:
+            slot = self.slots[doc]
+            data = _read_parts(self.settings, f"stats/{doc}@{slot}")
+            parts.append((doc, DocumentStats.from_json(data), lambda n, s=slot: passage_position(s, n)))
+        merged = merge(parts)
+        self._stats.put(key, merged)
+        return merged
+
+    # -- searching ----------------------------------------------------------------------
+
+    def _filter(self, documents) -> str:
+        return f"doc in {json.dumps(list(documents), ensure_ascii=False)}" if documents else ""
+
+    def _search(self, name: str, data, field: str, n: int, documents, output: str = "pos") -> np.ndarray:
         if n <= 0:
             return np.empty(0, dtype=np.int64)
         c = client(self.settings)
-        kwargs = {"filter": f"doc in {json.dumps(list(documents), ensure_ascii=False)}"} if documents else {}
+        condition = self._filter(documents)
         hits = _call(
             self.settings,
             c.search,
@@ -380,30 +549,48 @@ class MilvusIndex:
             data=[data],
             anns_field=field,
             limit=min(n, 16_384),
-            output_fields=["pos"],
+            output_fields=["slot", output],
             search_params={
                 "metric_type": "IP",
                 "params": DENSE_INDEXES[self.dense_index][1] if field == "dense" else {},
             },
-            **kwargs,
+            **({"filter": condition} if condition else {}),
         )
-        return np.array([h["pos"] for h in hits[0] if h["distance"] > 0 or field == "dense"], dtype=np.int64)
+        return np.array(
+            [
+                h["pos"] if output == "pos" else h["entity"][output]
+                for h in hits[0]
+                if (h["distance"] > 0 or field == "dense") and h["entity"]["slot"] in self._known
+            ],
+            dtype=np.int64,
+        )
 
     def dense_search(self, vector: np.ndarray, n: int, documents=None) -> np.ndarray:
         return self._search(self.passages_name, np.asarray(vector, np.float32).tolist(), "dense", n, documents)
 
     def sentence_search(self, vector: np.ndarray, n: int, documents=None) -> np.ndarray:
-        n = min(n, len(self.sentences))
-        return self._search(self.sentences_name, np.asarray(vector, np.float32).tolist(), "dense", n, documents)
+        vector = np.asarray(vector, np.float32).tolist()
+        return self._search(self.sentences_name, vector, "dense", n, documents, output="chunk")
 
     def lexical_search(self, tokens: list[str], n: int, documents=None) -> np.ndarray:
-        query: dict[int, float] = {}
-        for token in tokens:
-            if token in self.vocab:
-                query[self.vocab[token]] = query.get(self.vocab[token], 0.0) + 1.0
-        if not query:
+        counts = Counter(t for t in tokens if t in self.corpus.doc_freq)
+        if not counts:
             return np.empty(0, dtype=np.int64)
-        return self._search(self.passages_name, query, "sparse", min(n, len(self.chunks)), documents)
+        total = self.corpus.passages
+        query: dict[int, float] = {}
+        for token, count in counts.items():
+            tid = _token_id(token)
+            query[tid] = query.get(tid, 0.0) + count * _idf(self.corpus.doc_freq[token], total)
+        return self._search(self.passages_name, query, "sparse", min(n, total), documents)
+
+
+def row_counts(settings: Settings) -> dict[int, int]:
+    """Passage rows per slot (what Milvus holds, for checks and tests)."""
+    c = client(settings)
+    name = _names(settings)[0]
+    _load(settings, name)
+    rows = _call(settings, c.query, name, filter="slot >= 0", output_fields=["slot"], limit=PAGE)
+    return dict(Counter(int(r["slot"]) for r in rows))
 
 
 def _chunk(d: dict) -> Chunk:
@@ -414,4 +601,8 @@ def load_milvus_index(settings: Settings, model_fingerprint: str | None = None) 
     """The current build in Milvus, checked against the chunker and model like a local one."""
     meta = read_meta(settings)
     check_current(settings, meta["manifest"], model_fingerprint)
+    if meta["manifest"].get("format_version") != FORMAT_VERSION or "slots" not in meta:
+        raise IndexStaleError(
+            f"the index in Milvus at {_uri(settings)} has an older format; rebuild with: QA_STORE=milvus {FIX_COMMAND}"
+        )
     return MilvusIndex(settings, meta)

@@ -72,14 +72,13 @@ def analyze(text: str, retriever) -> Question:
     """Analyse ``text`` against the report behind ``retriever``."""
     normalized = normalize_query_text(text)
     low = normalized.lower()
-    report = retriever.report_text
     language = language_of(normalized)
     # English words stand in the report's own Chinese wording (GDP, which it uses, stays);
     # the report's subject (its district, named on the cover) is no topic of a question.
     words = [
         w
         for w in retriever.analyzer.tokens(normalized)
-        if not (w.isascii() and w not in retriever.report_text_lower) and w not in retriever.subject_words
+        if not (w.isascii() and not retriever.uses(w)) and w not in retriever.subject_words
     ]
     words += retriever.analyzer.tokens(" ".join(expansions(normalized, latin_only=True)))
     tokens = tuple(
@@ -88,7 +87,7 @@ def analyze(text: str, retriever) -> Question:
     n = max(retriever.passage_count, 1)
     weights = tuple(math.log(1 + n / (1 + retriever.doc_freq.get(t, 0))) for t in tokens)
     absent = tuple(
-        t for t in tokens if _CJK.search(t) and t not in report and not any(w in report for w in expansions(t))
+        t for t in tokens if _CJK.search(t) and not retriever.uses(t) and not any(retriever.uses(w) for w in expansions(t))
     )
     after_ask = asked_object_text(normalized)
     counted = next(iter(retriever.analyzer.words(after_ask)), None) if after_ask else None
@@ -109,8 +108,8 @@ def analyze(text: str, retriever) -> Question:
         period=retriever.question_period(low),
         plan=asks_plan(low),
         per_unit=bool(PER_UNIT.search(low)),
-        glossary=tuple(retriever.index.chunks[pos].id for pos in retriever.glossary_hits(normalized)),
+        glossary=tuple(retriever.passage_ids(retriever.glossary_hits(normalized))),
         places=places,
-        places_absent=tuple(p for p in places if p not in report and p[:-1] not in report),
+        places_absent=tuple(p for p in places if not retriever.uses(p) and not retriever.uses(p[:-1])),
         about_report=retriever.about_report(normalized),
     )

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import copy
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from .chunking import Chunk, Sentence
 from .config import MAX_K, MAX_QUESTION_CHARS, Settings
-from .documents import match_form, term_keys
+from .documents import match_form
 from .index import ReportIndex, document_name
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
@@ -73,6 +72,8 @@ class Passage:
     document: str = ""
     document_title: str = ""
     document_year: int | None = None
+    #: Where the store keeps it (its own number, for fetching its sentences).
+    position: int = -1
 
     @property
     def document_name(self) -> str:
@@ -133,7 +134,10 @@ def subject_words(cover_words) -> frozenset[str]:
 
 
 class Retriever:
-    """Searches one loaded :class:`ReportIndex` with one embedder; thread-safe."""
+    """Searches one loaded index (a store: :class:`ReportIndex` or Milvus) with one
+    embedder; thread-safe. It reads the store only through its search methods, the
+    records of the passages it returns and the documents' stats (:mod:`qa.stats`):
+    nothing at start grows with the number of passages."""
 
     def __init__(self, index: ReportIndex, embedder, settings: Settings | None = None, fusion: Fusion | None = None):
         self.index = index
@@ -141,63 +145,37 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or Settings()
         self.analyzer = Analyzer(index.terms)
-        self._periods = [c.period for c in index.chunks]
-        self.positions = {c.id: i for i, c in enumerate(index.chunks)}
         self.documents = {d.id: d for d in index.documents}
-        self._document_of = [c.document for c in index.chunks]
-        self._sentence_chunk = np.array([s.chunk for s in index.sentences], dtype=np.int64)
-        self._sentences_by_chunk: list[list[int]] = [[] for _ in index.chunks]
-        for i, sentence in enumerate(index.sentences):
-            self._sentences_by_chunk[sentence.chunk].append(i)
-        self._chunk_tokens = [frozenset(self.analyzer.tokens(c.text)) for c in index.chunks]
         self._scopes: dict[tuple, Retriever] = {}
         self._scope(None)
 
     def _scope(self, documents: tuple[str, ...] | None) -> None:
         """Set what depends on the documents searched (all of them when None)."""
-        chunks = self.index.chunks
         self.scope = documents
-        if documents is None:
-            rows = list(range(len(chunks)))
-            self._allowed = self._allowed_sentences = None
-        else:
-            wanted = set(documents)
-            rows = [i for i, d in enumerate(self._document_of) if d in wanted]
-            self._allowed = np.zeros(len(chunks), dtype=bool)
-            self._allowed[rows] = True
-            self._allowed_sentences = np.nonzero(self._allowed[self._sentence_chunk])[0].astype(np.int64)
-        scoped = [chunks[i] for i in rows]
-        #: How many passages the documents searched have, and in how many each token
-        #: occurs (rarity for word coverage).
-        self.passage_count = len(rows)
-        self.doc_freq: Counter[str] = Counter(t for i in rows for t in self._chunk_tokens[i])
-        sentence_rows = (
-            np.arange(len(self.index.sentences)) if self._allowed_sentences is None else self._allowed_sentences
-        )
+        #: The searched documents' counts: passages, word rarity, the words they use.
+        self.stats = self.index.stats(documents)
+        self.passage_count = self.stats.passages
+        self.doc_freq = self.stats.doc_freq
         #: How many sentences the documents searched have.
-        self.sentence_count = len(sentence_rows)
-        stride = max(1, len(sentence_rows) // CALIBRATION_SAMPLE)
-        self._calibration = np.ascontiguousarray(
-            self.index.sentence_vectors[sentence_rows[::stride][:CALIBRATION_SAMPLE]]
+        self.sentence_count = sum(
+            d.sentences for d in self.documents.values() if documents is None or d.id in documents
         )
-        #: The documents' whole text, to tell which words they never use.
-        self.report_text = "\n".join(c.text for c in scoped)
-        self.report_text_lower = self.report_text.lower()
+        self._calibration = self.index.sentence_sample(documents, CALIBRATION_SAMPLE)
         #: The places the documents are about: the most local one each cover names
         #: (北关区 in 安阳市北关区). Every sentence is about it, so a question naming it
         #: asks nothing by it (安阳市, the city, stays a topic: its figures are not the district's).
-        self.subject_words = frozenset().union(
-            *(
-                subject_words(self.analyzer.words(c.text) for c in scoped if c.kind == "cover" and c.document == doc)
-                for doc in dict.fromkeys(c.document for c in scoped)
-            )
-        )
-        self._glossary = self._glossary_keys(chunks, rows)
+        self.subject_words = frozenset().union(*(subject_words(w) for w in self.stats.cover_words.values()))
+        self._glossary = self.stats.glossary
         years = [
             d.year for d in self.documents.values() if d.year is not None and (documents is None or d.id in documents)
         ]
         self._year = max(years) if years else None
         self._years = set(years)
+
+    def uses(self, word: str) -> bool:
+        """Whether the documents searched use ``word`` (a word they never use is the
+        strongest sign that they do not answer a question about it)."""
+        return self.stats.uses(word)
 
     def documents_in(self, passages: list["Passage"]) -> list[str]:
         """The distinct documents of ``passages``, newest first."""
@@ -224,16 +202,6 @@ class Retriever:
         if len(self._scopes) < MAX_SCOPES:
             self._scopes[(key, self.fusion)] = other
         return other
-
-    @staticmethod
-    def _glossary_keys(chunks: list[Chunk], rows: list[int]) -> list[tuple[str, int]]:
-        """(key, chunk position) for every glossary term, longest keys first."""
-        keys = []
-        for i in rows:
-            c = chunks[i]
-            if c.kind == "glossary" and c.heading:
-                keys += [(key, i) for key in term_keys(c.heading[-1]) if len(key) >= 2]
-        return sorted(keys, key=lambda kv: -len(kv[0]))
 
     def with_fusion(self, fusion: Fusion) -> "Retriever":
         """The same retriever (index, model, caches shared) with other fusion weights."""
@@ -270,11 +238,9 @@ class Retriever:
         """The question's unit embedding (cached by the embedder)."""
         return self.embedder.encode_query(normalize_query_text(question))
 
-    def sentences(self, chunk_id: str) -> list[tuple[Sentence, np.ndarray]]:
+    def sentences(self, passage: "Passage") -> list[tuple[Sentence, np.ndarray]]:
         """A passage's sentences in order, each with its stored unit embedding."""
-        rows = self._sentences_by_chunk[self.positions[chunk_id]]
-        vectors = self.index.sentence_vectors[np.asarray(rows, dtype=np.int64)]  # one read from a remote store
-        return [(self.index.sentences[i], vector) for i, vector in zip(rows, vectors, strict=True)]
+        return self.index.passage_sentences(passage.position)
 
     def sentence_similarity_sample(self, question: str) -> np.ndarray:
         """Cosine of the question to a fixed sample of the report's sentences (all of
@@ -296,12 +262,17 @@ class Retriever:
     def glossary_in(self, text: str, exclude: str | None = None) -> list[tuple[str, str]]:
         """(term, definition) of the glossary terms that ``text`` uses."""
         clean = match_form(text)
-        out: dict[int, tuple[str, str]] = {}
-        for key, pos in self._glossary:
-            chunk = self.index.chunks[pos]
-            if pos not in out and chunk.id != exclude and key in clean:
-                out[pos] = (chunk.heading[-1], chunk.text.split("：", 1)[-1])
+        named = list(dict.fromkeys(pos for key, pos in self._glossary if key in clean))
+        out = {
+            pos: (chunk.heading[-1], chunk.text.split("：", 1)[-1])
+            for pos, chunk in zip(named, self.index.passages(named))
+            if chunk.id != exclude
+        }
         return [out[p] for p in sorted(out)]
+
+    def passage_ids(self, positions) -> list[str]:
+        """The ids of the passages at ``positions``."""
+        return [c.id for c in self.index.passages(positions)]
 
     def glossary_hits(self, question: str) -> list[int]:
         """Positions of glossary entries whose term the question names."""
@@ -319,9 +290,8 @@ class Retriever:
     def _sentence_ranking(self, query: str, n: int) -> np.ndarray:
         """Passages ranked by their most similar sentence (finds a passage whose one
         sentence answers, however much else it says)."""
-        rows = self.index.sentence_search(self.embedder.encode_query(query), 4 * n, self.scope)
-        chunks = self._sentence_chunk[rows]
-        return np.array(list(dict.fromkeys(chunks.tolist()))[:n], dtype=np.int64)
+        chunks = self.index.sentence_search(self.embedder.encode_query(query), 4 * n, self.scope)
+        return np.array(list(dict.fromkeys(np.asarray(chunks).tolist()))[:n], dtype=np.int64)
 
     def _bm25_ranking(self, query: str, n: int) -> np.ndarray:
         tokens = self.analyzer.query_tokens(query)
@@ -331,7 +301,7 @@ class Retriever:
         """Fused score of every candidate passage (by position in the index); each ranking
         contributes at least ``k`` candidates so that ``k`` passages can be returned."""
         query = normalize_query_text(question)
-        n = min(max(self.settings.candidates, k), len(self.index.chunks))
+        n = min(max(self.settings.candidates, k), self.passage_count)
         fused: dict[int, float] = {}
         w = self.fusion
         for weight, ranking in (
@@ -345,18 +315,17 @@ class Retriever:
         for pos in self.glossary_hits(query):
             fused[pos] = fused.get(pos, 0.0) + w.glossary * unit
         if self.about_report(query):
-            for pos, chunk in enumerate(self.index.chunks):
-                if chunk.kind in ("cover", "closing") and (self._allowed is None or self._allowed[pos]):
-                    fused[pos] = fused.get(pos, 0.0) + w.meta * unit
+            for pos in self.stats.meta:
+                fused[pos] = fused.get(pos, 0.0) + w.meta * unit
         # Time words are read against each document's own year.
         periods = {}
-        for pos in fused:
-            doc = self.documents.get(self._document_of[pos])
+        for pos, chunk in zip(list(fused), self.index.passages(list(fused))):
+            doc = self.documents.get(chunk.document)
             year = doc.year if doc is not None else self.year
             if year not in periods:
                 periods[year] = self.question_period(query, year) if year is not None else None
             period = periods[year]
-            if period and self._periods[pos] in PREFERRED_PERIODS[period]:
+            if period and chunk.period in PREFERRED_PERIODS[period]:
                 fused[pos] += w.period * unit
         return fused
 
@@ -394,10 +363,10 @@ class Retriever:
             return (first + rest)[:k]
         fused = self.scores(question, k)
         best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return [self.passage(pos, score) for pos, score in best]
+        chunks = self.index.passages([pos for pos, _ in best])
+        return [self._passage(c, pos, score) for c, (pos, score) in zip(chunks, best, strict=True)]
 
-    def passage(self, pos: int, score: float) -> Passage:
-        c = self.index.chunks[pos]
+    def _passage(self, c: Chunk, pos: int, score: float) -> Passage:
         doc = self.documents.get(c.document)
         return Passage(
             text=c.text,
@@ -415,4 +384,5 @@ class Retriever:
             document=c.document,
             document_title=doc.title if doc else "",
             document_year=doc.year if doc else None,
+            position=int(pos),
         )

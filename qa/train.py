@@ -141,11 +141,10 @@ def _shown_text(c: Candidate) -> str:
 def contrasts(examples: list[Example], answerer) -> list[Example]:
     """Questions the report does not answer, made from answerable written ones."""
     retriever = answerer.retriever
-    report = retriever.report_text
     year = retriever.year
-    places = [p for p in CONTRAST_PLACES if p not in report]
-    indicators = [i for i in CONTRAST_INDICATORS if i not in report]
-    things = [t for t in CONTRAST_THINGS if t not in report]
+    places = [p for p in CONTRAST_PLACES if not retriever.uses(p)]
+    indicators = [i for i in CONTRAST_INDICATORS if not retriever.uses(i)]
+    things = [t for t in CONTRAST_THINGS if not retriever.uses(t)]
     out = []
     for n, ex in enumerate(e for e in examples if e.answers and not e.contrast and e.question.language == "zh"):
         text = ex.question.text
@@ -154,7 +153,7 @@ def contrasts(examples: list[Example], answerer) -> list[Example]:
             variants.append(f"{year - 6 - n % 3}年{strip_time(text)}")
         if places:
             place = places[n % len(places)]
-            named = [p for p in ex.question.places if p in report]
+            named = [p for p in ex.question.places if retriever.uses(p)]
             variants.append(text.replace(named[0], place, 1) if named else f"{place}{text}")
         if indicators and "figure" in ex.question.types and ex.question.tokens:
             topic = max(zip(ex.question.weights, ex.question.tokens))[1]

@@ -31,9 +31,10 @@ def test_answer_quotes_the_sentence_with_the_figure_and_cites_it():
 
 def test_the_citation_is_the_quoted_sentences_page_not_the_passages(engine):
     """A passage that runs over a page break cites each sentence on its own page."""
-    spanning = next(c for c in engine.retriever.index.chunks if len(c.pages) > 1)
+    index = engine.retriever.index
+    pos, spanning = next((i, c) for i, c in enumerate(index.chunks) if len(c.pages) > 1)
     assert spanning.page == spanning.pages[0]
-    later = [s for s, _ in engine.retriever.sentences(spanning.id) if s.page != spanning.page]
+    later = [s for s, _ in index.passage_sentences(pos) if s.page != spanning.page]
     assert later and all(s.page in spanning.pages for s in later)
 
 

@@ -16,7 +16,7 @@ from qa.engine import Engine  # noqa: E402
 from qa.eval import evaluate, load_questions  # noqa: E402
 from qa.index import add_documents, build_index, list_documents, remove_document  # noqa: E402
 from qa.load import free_port  # noqa: E402
-from qa.milvus_store import StoreUnavailableError  # noqa: E402
+from qa.milvus_store import StoreUnavailableError, read_meta, row_counts  # noqa: E402
 
 from .conftest import DEV, running_app  # noqa: E402
 
@@ -51,16 +51,33 @@ def test_the_same_answers_as_the_local_store(embedded, engine, settings):
 def test_add_filter_list_and_remove(embedded, engine, second_report, tmp_path):
     store = embedded.with_(milvus_collection="report_qa_changes")
     build_index(store, engine.embedder, progress=False)
+    first = read_meta(store)["slots"]
+    held = row_counts(store)
     added, errors = add_documents(store, [second_report], engine.embedder, progress=False)
     assert not errors
     listed = list_documents(store)  # read from Milvus, as a serving process does
     assert [d.year for d in listed] == [2020, 2021]
+    # Only the new report was uploaded: the first keeps its slot and its rows, once.
+    slots = read_meta(store)["slots"]
+    assert {d: slots[d] for d in first} == first
+    assert row_counts(store) == {**held, slots[added[0].id]: added[0].passages}
     served = _engine(store, engine)
     passages = served.retrieve("生产总值", 5, [added[0].id])
     assert passages and {p.document for p in passages} == {added[0].id}
     assert "突破5亿元" in served.answer("今年建筑业税收目标是多少", documents=[added[0].id]).text
     remove_document(store, added[0].id, engine.embedder)
     assert [d.year for d in list_documents(store)] == [2020]
+    assert row_counts(store) == held  # its rows are gone, the others untouched
+    build_index(store, engine.embedder, progress=False)  # an unchanged corpus uploads nothing
+    assert read_meta(store)["slots"] == first and row_counts(store) == held
+
+
+def test_a_serving_process_holds_no_passage_until_asked(embedded, engine):
+    served = _engine(embedded, engine)
+    index = served.retriever.index
+    assert index.passages_held == 0 and not hasattr(index, "chunks")
+    served.answer("今年建筑业税收目标是多少")
+    assert 0 < index.passages_held < index.passage_count / 2  # the passages found, not the corpus
 
 
 def test_the_corpus_is_changed_only_where_it_is_kept(embedded, engine, second_report, tmp_path):
