@@ -186,9 +186,7 @@ class Answerer:
         q = analyze(text, retriever)
         return (q, *self._scored(q, retriever))
 
-    def _scored(
-        self, q: Question, retriever: Retriever
-    ) -> tuple[list[Passage], list[Candidate], np.ndarray, float]:
+    def _scored(self, q: Question, retriever: Retriever) -> tuple[list[Passage], list[Candidate], np.ndarray, float]:
         """The passages found for ``q`` in ``retriever``'s documents, the candidate
         sentences of the best of them, each one's probability of answering, and the
         confidence that the best one answers."""

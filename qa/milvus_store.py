@@ -407,22 +407,30 @@ def read_meta(settings: Settings) -> dict:
 CACHE = 20_000
 
 
-class _Cache(OrderedDict):
-    """A least-recently-used dict of at most :data:`CACHE` entries; thread-safe enough for
-    a cache (a lost entry is fetched again)."""
+class _Cache:
+    """A thread-safe least-recently-used dict of at most :data:`CACHE` entries."""
+
+    def __init__(self):
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get_many(self, keys) -> dict:
         out = {}
-        for k in keys:
-            if k in self:
-                self.move_to_end(k)
-                out[k] = self[k]
+        with self._lock:
+            for k in keys:
+                if k in self._items:
+                    self._items.move_to_end(k)
+                    out[k] = self._items[k]
         return out
 
     def put(self, key, value) -> None:
-        self[key] = value
-        while len(self) > CACHE:
-            self.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > CACHE:
+                self._items.popitem(last=False)
 
 
 class MilvusIndex:

@@ -41,7 +41,7 @@ import numpy as np
 from . import console
 from .eval import holds
 from .features import DECLINE_FLAGS, FEATURES, Candidate
-from .model import DEFAULT_MODEL_PATH, AnswerModel, Fitted, Fusion, Logistic, STANDING, standing
+from .model import DEFAULT_MODEL_PATH, STANDING, AnswerModel, Fitted, Fusion, Logistic, standing
 from .question import Question, analyze
 from .vocabulary import strip_time
 

@@ -4,7 +4,6 @@ follow-ups, input rules, and a cross-validated quality floor."""
 import dataclasses
 
 import numpy as np
-
 import pytest
 
 import qa
