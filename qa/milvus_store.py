@@ -226,6 +226,8 @@ def _upload_document(settings: Settings, slot: int, pieces, tokens, average: flo
     """Insert one document's passages and sentences under ``slot``."""
     passages_name, sentences_name = _names(settings)
     doc = pieces.info.id
+    if len(pieces.chunks) >= 1 << PASSAGE_BITS or len(pieces.sentences) >= 1 << SENTENCE_BITS:
+        raise ValueError(f"{pieces.info.source}: too many passages for one document ({len(pieces.chunks)})")
     _insert(
         settings,
         passages_name,
