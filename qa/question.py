@@ -70,7 +70,7 @@ def language_of(text: str) -> str:
 
 def analyze(text: str, retriever) -> Question:
     """Analyse ``text`` against the report behind ``retriever``."""
-    normalized = normalize_query_text(text)
+    normalized = retriever.speller.correct(normalize_query_text(text))
     low = normalized.lower()
     language = language_of(normalized)
     # English words stand in the report's own Chinese wording (GDP, which it uses, stays);

@@ -31,6 +31,7 @@ from .documents import match_form
 from .index import ReportIndex, document_name
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
+from .spelling import Speller
 from .vocabulary import (
     ABOUT_DOCUMENT,
     PREFERRED_PERIODS,
@@ -166,6 +167,8 @@ class Retriever:
         #: asks nothing by it (安阳市, the city, stays a topic: its figures are not the district's).
         self.subject_words = frozenset().union(*(subject_words(w) for w in self.stats.cover_words.values()))
         self._glossary = self.stats.glossary
+        #: Reads a misspelt question word as the documents' own (建筑叶 → 建筑业).
+        self.speller = Speller(self.stats.doc_freq, self.stats.uses)
         years = [
             d.year for d in self.documents.values() if d.year is not None and (documents is None or d.id in documents)
         ]
@@ -300,7 +303,7 @@ class Retriever:
     def scores(self, question: str, k: int = 0) -> dict[int, float]:
         """Fused score of every candidate passage (by position in the index); each ranking
         contributes at least ``k`` candidates so that ``k`` passages can be returned."""
-        query = normalize_query_text(question)
+        query = self.speller.correct(normalize_query_text(question))
         n = min(max(self.settings.candidates, k), self.passage_count)
         fused: dict[int, float] = {}
         w = self.fusion

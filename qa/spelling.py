@@ -1,0 +1,95 @@
+"""Typing noise: question words a pinyin keyboard got wrong, read as the documents' own.
+
+Most Chinese is typed in pinyin, so the commonest typo is a homophone (建筑叶 for 建筑业,
+洹泉勇流 for 洹泉涌流, 扶贫资今 for 扶贫资金) or the pinyin itself left in the question
+(dibao for 低保). A span of a Chinese question that the documents never use, whose
+toneless pinyin is that of a word they do use, of the same length, is read as that word.
+
+Only spans of at least :data:`MIN_CHARS` characters, and pinyin of at least
+:data:`MIN_LETTERS` letters, are read so: two-character homophones are too many to guess
+between (事业/失业), and a wrong guess turns a question the report does not answer into
+one it seems to.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable
+
+__all__ = ["Speller", "MIN_CHARS", "MIN_LETTERS"]
+
+MIN_CHARS = 3
+MAX_CHARS = 8
+MIN_LETTERS = 4
+
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_LATIN_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z]+(?![A-Za-z])")
+#: Words indexed by their pinyin: two characters and more (dibao is 低保), Chinese only.
+_HAN_WORD = re.compile(rf"^[\u4e00-\u9fff]{{2,{MAX_CHARS}}}$")
+
+
+def _pinyin(text: str) -> list[str]:
+    """Toneless pinyin, one syllable per Chinese character."""
+    from pypinyin import lazy_pinyin
+
+    return lazy_pinyin(text, errors=lambda chars: ["?"] * len(chars))
+
+
+class Speller:
+    """Corrects questions against a vocabulary (word → how many passages use it), the
+    documents' own words; ``uses(span)`` says whether the documents use a span."""
+
+    def __init__(self, vocabulary: dict[str, int], uses: Callable[[str], bool]):
+        self._vocabulary = vocabulary
+        self._uses = uses
+        self._index: dict[str, str] | None = None
+        self._lock = threading.Lock()
+
+    def _words(self) -> dict[str, str]:
+        """Pinyin (syllables joined) → the most used word that reads so; made on first use."""
+        with self._lock:
+            if self._index is None:
+                best: dict[str, tuple[int, str]] = {}
+                for word, count in self._vocabulary.items():
+                    if _HAN_WORD.match(word):
+                        key = "".join(_pinyin(word))
+                        if key not in best or count > best[key][0]:
+                            best[key] = (count, word)
+                self._index = {key: word for key, (_, word) in best.items()}
+            return self._index
+
+    def correct(self, text: str) -> str:
+        """``text`` with its misspelt spans replaced by the documents' words (unchanged
+        when nothing is misspelt)."""
+        if not _HAN_RUN.search(text):
+            return text  # an English question: its words are no pinyin
+        out = _LATIN_WORD.sub(self._latin, text)
+        return _HAN_RUN.sub(self._han, out)
+
+    def _latin(self, m: re.Match) -> str:
+        word = m.group(0)
+        if len(word) < MIN_LETTERS or self._uses(word):
+            return word
+        return self._words().get(word.lower(), word)
+
+    def _han(self, m: re.Match) -> str:
+        run = m.group(0)
+        if len(run) < MIN_CHARS or self._uses(run):
+            return run
+        syllables = _pinyin(run)
+        if len(syllables) != len(run):
+            return run
+        words, out, i = self._words(), [], 0
+        while i < len(run):
+            for n in range(min(MAX_CHARS, len(run) - i), MIN_CHARS - 1, -1):
+                span = run[i : i + n]
+                word = None if self._uses(span) else words.get("".join(syllables[i : i + n]))
+                if word is not None and len(word) == n:
+                    out.append(word)
+                    i += n
+                    break
+            else:
+                out.append(run[i])
+                i += 1
+        return "".join(out)
