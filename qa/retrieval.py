@@ -38,6 +38,7 @@ from .vocabulary import (
     absolute_years,
     asks_plan,
     is_place,
+    latin_words,
     period_cues,
     place_level,
     years_named,
@@ -168,7 +169,7 @@ class Retriever:
         self.subject_words = frozenset().union(*(subject_words(w) for w in self.stats.cover_words.values()))
         self._glossary = self.stats.glossary
         #: Reads a misspelt question word as the documents' own (建筑叶 → 建筑业).
-        self.speller = Speller(self.stats.doc_freq, self.stats.uses)
+        self.speller = Speller(self.stats.doc_freq, self.stats.uses, latin_words())
         years = [
             d.year for d in self.documents.values() if d.year is not None and (documents is None or d.id in documents)
         ]

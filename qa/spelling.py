@@ -1,9 +1,11 @@
 """Typing noise: question words a pinyin keyboard got wrong, read as the documents' own.
 
 Most Chinese is typed in pinyin, so the commonest typo is a homophone (建筑叶 for 建筑业,
-洹泉勇流 for 洹泉涌流, 扶贫资今 for 扶贫资金) or the pinyin itself left in the question
-(dibao for 低保). A span of a Chinese question that the documents never use, whose
-toneless pinyin is that of a word they do use, of the same length, is read as that word.
+洹泉勇流 for 洹泉涌流) or the pinyin itself left in the question (dibao for 低保). A span of
+a Chinese question that the documents never use, whose toneless pinyin is that of a word
+they do use, of the same length, is read as that word. A Latin word they never use that is
+a known one (theirs, or a thesaurus key such as ``gdp``) with two neighbouring letters
+swapped is read as that one (GPD → GDP).
 
 Only spans of at least :data:`MIN_CHARS` characters, and pinyin of at least
 :data:`MIN_LETTERS` letters, are read so: two-character homophones are too many to guess
@@ -40,9 +42,13 @@ class Speller:
     """Corrects questions against a vocabulary (word → how many passages use it), the
     documents' own words; ``uses(span)`` says whether the documents use a span."""
 
-    def __init__(self, vocabulary: dict[str, int], uses: Callable[[str], bool]):
+    def __init__(self, vocabulary: dict[str, int], uses: Callable[[str], bool], known_latin: Iterable[str] = ()):
         self._vocabulary = vocabulary
         self._uses = uses
+        #: Lowercased Latin words that are known (the documents', and ``known_latin``).
+        self._latin_words = {w.lower() for w in vocabulary if w.isascii() and w.isalpha()} | {
+            w.lower() for w in known_latin
+        }
         self._index: dict[str, str] | None = None
         self._lock = threading.Lock()
 
@@ -69,9 +75,15 @@ class Speller:
 
     def _latin(self, m: re.Match) -> str:
         word = m.group(0)
-        if len(word) < MIN_LETTERS or self._uses(word):
+        low = word.lower()
+        if low in self._latin_words or self._uses(word):
             return word
-        return self._words().get(word.lower(), word)
+        if len(word) >= 3:
+            swapped = (low[:i] + low[i + 1] + low[i] + low[i + 2 :] for i in range(len(low) - 1))
+            known = next((w for w in swapped if w in self._latin_words), None)
+            if known is not None:
+                return known.upper() if word.isupper() else known
+        return self._words().get(low, word) if len(word) >= MIN_LETTERS else word
 
     def _han(self, m: re.Match) -> str:
         run = m.group(0)

@@ -23,6 +23,7 @@ __all__ = [
     "TIME_WORDS",
     "thesaurus",
     "expansions",
+    "latin_words",
     "asked_types",
     "asked_unit",
     "unit_fits",
@@ -70,6 +71,11 @@ def thesaurus() -> dict[str, tuple[str, ...]]:
         word, _, targets = line.partition("\t")
         out[word.strip().lower()] = tuple(t for t in targets.split("|") if t)
     return out
+
+
+def latin_words() -> list[str]:
+    """The thesaurus's English and Latin keys that are one word (``gdp``, ``tax``)."""
+    return [w for w in thesaurus() if re.fullmatch(r"[a-z]+", w)]
 
 
 @functools.lru_cache(maxsize=1)

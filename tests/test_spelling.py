@@ -18,6 +18,13 @@ def test_a_homophone_of_the_documents_word_is_read_as_it():
     assert speller.correct("dibao金发了多少") == "低保金发了多少"
 
 
+def test_a_known_latin_word_with_two_letters_swapped_is_read_as_it():
+    speller = Speller(VOCABULARY, _uses, known_latin=["gdp"])
+    assert speller.correct("去年GPD增长多少") == "去年GDP增长多少"
+    assert speller.correct("去年gpd增长多少") == "去年gdp增长多少"
+    assert speller.correct("去年PPT增长多少") == "去年PPT增长多少"  # no known word is PPT with a swap
+
+
 def test_what_is_not_corrected():
     speller = Speller(VOCABULARY, _uses)
     assert speller.correct("视野是多少") == "视野是多少"  # two characters: too many homophones to guess
