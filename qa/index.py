@@ -848,6 +848,12 @@ def load_index(settings: Settings | None = None, model_fingerprint: str | None =
     return ReportIndex(chunks, dense, bm25, terms, manifest, sentences, sentence_vectors, documents, stats)
 
 
+def _served_from(settings: Settings) -> str:
+    if settings.store == "milvus":
+        return f"Milvus at {settings.milvus_uri or settings.index_dir / 'milvus.db'}"
+    return str(settings.index_dir)
+
+
 def _print_documents(documents: list[DocumentInfo], as_json: bool) -> None:
     if as_json:
         print(json.dumps([d.to_json() for d in documents], ensure_ascii=False, indent=2))
@@ -888,8 +894,8 @@ def main(argv: list[str] | None = None) -> int:
 
             index = load_index(settings, model_fingerprint(settings))
             print(
-                f"index OK: {len(index.documents)} documents, {len(index.chunks)} passages, "
-                f"built {index.manifest['built_at']} at {settings.index_dir}"
+                f"index OK: {len(index.documents)} documents, {index.passage_count} passages, "
+                f"built {index.manifest['built_at']}, served from {_served_from(settings)}"
             )
         elif args.command == "list":
             _print_documents(list_documents(settings), args.json)

@@ -72,6 +72,17 @@ def test_add_filter_list_and_remove(embedded, engine, second_report, tmp_path):
     assert read_meta(store)["slots"] == first and row_counts(store) == held
 
 
+def test_the_command_line_checks_and_lists_what_milvus_serves(embedded, monkeypatch, capsys):
+    from qa.index import main
+
+    monkeypatch.setenv("QA_STORE", "milvus")
+    monkeypatch.setenv("QA_MILVUS_URI", embedded.milvus_uri)
+    args = ["--index-dir", str(embedded.index_dir)]
+    assert main(["check", *args]) == 0 and main(["list", *args]) == 0
+    out = capsys.readouterr().out
+    assert "index OK: 1 documents, 99 passages" in out and "Milvus at" in out and "北关区政府工作报告" in out
+
+
 def test_a_serving_process_holds_no_passage_until_asked(embedded, engine):
     served = _engine(embedded, engine)
     index = served.retriever.index
