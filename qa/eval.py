@@ -164,28 +164,26 @@ def evaluate(questions: list[dict], engine=None, answerers: dict | None = None, 
 
 def glossary_pages(engine=None) -> tuple[int, int]:
     """(glossary terms whose first quoted use in the main text is cited on the page the
-    glossary gives, glossary terms): a check of sentence-level page citations."""
+    glossary gives, glossary terms): a check of sentence-level page citations. Reads the
+    store through its interface, so it runs on Milvus too."""
     from .engine import default_engine
 
-    index = (engine or default_engine()).retriever.index
+    retriever = (engine or default_engine()).retriever
+    index = retriever.index
     ok = total = 0
-    for chunk in index.chunks:
-        m = chunk.kind == "glossary" and re.search(r"\(正文第(\d+)页?\)", chunk.text)
-        if not m:
-            continue
-        total += 1
-        term = chunk.heading[-1]
-        quoted = re.findall(r"“[^”]+”", term)  # 残疾人“两项补贴” is written “两项补贴” in the text
-        needle = quoted[0] if quoted else term
-        first = next(
-            (
-                s
-                for s in index.sentences
-                if s.page is not None and index.chunks[s.chunk].document == chunk.document and needle in s.text
-            ),
-            None,
-        )
-        ok += first is not None and first.page == int(m.group(1))
+    for doc in retriever.documents.values():
+        sentences = [s for n in range(doc.passages) for s, _ in index.passage_sentences(index.position(doc.id, n))]
+        entries = index.passages(sorted({pos for _, pos in index.stats((doc.id,)).glossary}))
+        for chunk in entries:
+            m = re.search(r"\(正文第(\d+)页?\)", chunk.text)
+            if not m:
+                continue
+            total += 1
+            term = chunk.heading[-1]
+            quoted = re.findall(r"“[^”]+”", term)  # 残疾人“两项补贴” is written “两项补贴” in the text
+            needle = quoted[0] if quoted else term
+            first = next((s for s in sentences if s.page is not None and needle in s.text), None)
+            ok += first is not None and first.page == int(m.group(1))
     return ok, total
 
 
