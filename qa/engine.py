@@ -154,14 +154,30 @@ class Engine:
         return gone
 
     def retrieve(self, question: str, k: int = 5, documents=None) -> list[Passage]:
-        return self.retriever.scoped(documents).search(question, k)
+        return self._on_current(lambda: self.retriever.scoped(documents).search(question, k))
 
     def answer(self, question: str, history: list[dict] | None = None, documents=None) -> Answer:
-        retriever = self.retriever
-        answerer = self._answerer
-        if answerer is None or answerer.retriever is not retriever:
-            answerer = self._answerer = Answerer(retriever, self.fitted.answer)
-        return answerer.answer(question, history, documents)
+        def ask() -> Answer:
+            retriever = self.retriever
+            answerer = self._answerer
+            if answerer is None or answerer.retriever is not retriever:
+                answerer = self._answerer = Answerer(retriever, self.fitted.answer)
+            return answerer.answer(question, history, documents)
+
+        return self._on_current(ask)
+
+    def _on_current(self, work):
+        """Run ``work``; if another process changed the index under it (a shared store
+        whose passages went away mid-question), load the new index and run it once more."""
+        try:
+            return work()
+        except IndexStaleError:
+            if self._stamp() == self._manifest_stamp:
+                raise
+            log.info("the index changed during a question: loading the new one")
+            with self._lock:
+                self._retriever = self._answerer = None
+            return work()
 
 
 _default: Engine | None = None

@@ -72,6 +72,28 @@ def test_add_filter_list_and_remove(embedded, engine, second_report, tmp_path):
     assert read_meta(store)["slots"] == first and row_counts(store) == held
 
 
+def test_a_question_asked_while_another_process_removes_a_report_is_answered(embedded, engine, monkeypatch):
+    """Rows deleted between this process's look at the store and its fetch: it loads the
+    new index and asks again."""
+    import qa.milvus_store as store
+
+    served = _engine(embedded, engine)
+    served.answer("什么是六稳")
+    real = store.MilvusIndex.passages
+    calls = []
+
+    def gone_once(index, positions):
+        calls.append(1)
+        if len(calls) == 1:
+            raise store.IndexStaleError("the index in Milvus changed meanwhile; ask again")
+        return real(index, positions)
+
+    monkeypatch.setattr(store.MilvusIndex, "passages", gone_once)
+    monkeypatch.setattr(served, "_manifest_stamp", ("an older build",))  # as if switched meanwhile
+    assert served.answer("今年建筑业税收目标是多少").key == "突破4亿元"
+    assert len(calls) > 1
+
+
 def test_the_command_line_checks_and_lists_what_milvus_serves(embedded, monkeypatch, capsys):
     from qa.index import main
 
