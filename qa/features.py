@@ -23,7 +23,16 @@ from .question import Question
 from .retrieval import Passage, Retriever
 from .vocabulary import DATE, FIGURE, OFFICE, PER_UNIT, PREFERRED_PERIODS, figure_kind, is_reason, thesaurus, unit_fits
 
-__all__ = ["FEATURES", "FLAG_REASONS", "DECLINE_FLAGS", "Candidate", "candidates", "coverage", "reasons", "CANDIDATE_PASSAGES"]
+__all__ = [
+    "FEATURES",
+    "FLAG_REASONS",
+    "DECLINE_FLAGS",
+    "Candidate",
+    "candidates",
+    "coverage",
+    "reasons",
+    "CANDIDATE_PASSAGES",
+]
 
 #: Passages whose sentences are candidates.
 CANDIDATE_PASSAGES = 5
@@ -193,7 +202,9 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 "figure_fit": float(asks_figure and bool(figures) and (not asked_kinds or bool(kinds & asked_kinds))),
                 "figure_missing": float(asks_figure and not figures),
                 "kind_mismatch": float(asks_figure and bool(asked_kinds) and bool(figures) and not kinds & asked_kinds),
-                "unit_missing": float(bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in figures)),
+                "unit_missing": float(
+                    bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in figures)
+                ),
                 "near_figure": _near_figure(question, text, asked_figures or figures) if asks_figure else 0.0,
                 "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
                 "date_fit": float(asks_date and bool(DATE.search(text))),

@@ -87,7 +87,9 @@ def analyze(text: str, retriever) -> Question:
     n = max(retriever.passage_count, 1)
     weights = tuple(math.log(1 + n / (1 + retriever.doc_freq.get(t, 0))) for t in tokens)
     absent = tuple(
-        t for t in tokens if _CJK.search(t) and not retriever.uses(t) and not any(retriever.uses(w) for w in expansions(t))
+        t
+        for t in tokens
+        if _CJK.search(t) and not retriever.uses(t) and not any(retriever.uses(w) for w in expansions(t))
     )
     after_ask = asked_object_text(normalized)
     counted = next(iter(retriever.analyzer.words(after_ask)), None) if after_ask else None
