@@ -187,12 +187,6 @@ class ReportIndex:
             self._offsets.setdefault(c.document, i)
 
     @property
-    def year(self) -> int | None:
-        """The newest document's own year (from its cover date), or None."""
-        years = [d.year for d in self.documents if d.year is not None]
-        return max(years) if years else None
-
-    @property
     def passage_count(self) -> int:
         return len(self.chunks)
 

@@ -456,11 +456,6 @@ class MilvusIndex:
             _load(settings, name)
 
     @property
-    def year(self) -> int | None:
-        years = [d.year for d in self.documents if d.year is not None]
-        return max(years) if years else None
-
-    @property
     def passage_count(self) -> int:
         return self.corpus.passages
 
