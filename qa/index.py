@@ -305,8 +305,9 @@ class _Pieces:
     glossary_keys: list[str]
 
 
-def _pieces_key(sha: str, embedder) -> str:
-    return f"{sha}|{CHUNKER_VERSION}|{embedder.fingerprint}"
+def pieces_key(sha: str, model_fingerprint: str) -> str:
+    """What a document's pieces were made from: its file, the chunker and the model."""
+    return f"{sha}|{CHUNKER_VERSION}|{model_fingerprint}"
 
 
 def _prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progress: bool) -> _Pieces:
@@ -369,7 +370,7 @@ def _save_pieces(settings: Settings, pieces: _Pieces, embedder) -> None:
         np.save(tmp / "passages.npy", np.ascontiguousarray(pieces.vectors, dtype=np.float32))
         np.save(tmp / "sentences.npy", np.ascontiguousarray(pieces.sentence_vectors, dtype=np.float32))
         meta = {
-            "key": _pieces_key(pieces.info.sha256, embedder),
+            "key": pieces_key(pieces.info.sha256, embedder.fingerprint),
             "info": pieces.info.to_json(),
             "glossary_keys": pieces.glossary_keys,
         }
@@ -385,7 +386,7 @@ def _load_pieces(settings: Settings, info: DocumentInfo, embedder) -> _Pieces | 
     folder = _pieces_dir(settings, info.id)
     try:
         meta = json.loads((folder / "pieces.json").read_text("utf-8"))
-        if meta.get("key") != _pieces_key(info.sha256, embedder):
+        if meta.get("key") != pieces_key(info.sha256, embedder.fingerprint):
             return None
         chunks = [_chunk_from_json(d) for d in json.loads((folder / "chunks.json").read_text("utf-8"))]
         sentences = [Sentence(**d) for d in json.loads((folder / "sentences.json").read_text("utf-8"))]

@@ -57,6 +57,7 @@ from .index import (
     IndexMissingError,
     IndexStaleError,
     check_current,
+    pieces_key,
 )
 from .stats import CorpusStats, DocumentStats, merge
 
@@ -270,9 +271,7 @@ def upload(settings: Settings, manifest: dict, documents: list, tokens: list[lis
     slots: dict[str, int] = {}
     kept: dict[str, int] = previous.get("slots", {})
     keys = previous.get("keys", {})
-    key_of = {
-        p.info.id: f"{p.info.sha256}|{manifest['chunker_version']}|{manifest['model_fingerprint']}" for p in documents
-    }
+    key_of = {p.info.id: pieces_key(p.info.sha256, manifest["model_fingerprint"]) for p in documents}
     average = sum(st.tokens for st in stats.values()) / max(sum(st.passages for st in stats.values()), 1)
     dim = int(documents[0].vectors.shape[1])
     for name, sentences in zip(_names(settings), (False, True)):
