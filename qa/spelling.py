@@ -15,6 +15,7 @@ one it seems to.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -45,27 +46,30 @@ class Speller:
     def __init__(self, vocabulary: dict[str, int], uses: Callable[[str], bool], known_latin: Iterable[str] = ()):
         self._vocabulary = vocabulary
         self._uses = uses
-        #: Lowercased Latin words that are known (the documents', and ``known_latin``).
-        self._latin_words = {w.lower() for w in vocabulary if w.isascii() and w.isalpha()} | {
-            w.lower() for w in known_latin
-        }
-        self._index: dict[str, str] | None = None
+        self._known_latin = tuple(known_latin)
+        self._index: tuple[dict[str, str], set[str]] | None = None
         self._lock = threading.Lock()
+        #: A question is corrected once however many steps read it (search, analysis).
+        self.correct = functools.lru_cache(maxsize=1024)(self._correct)
 
-    def _words(self) -> dict[str, str]:
-        """Pinyin (syllables joined) → the most used word that reads so; made on first use."""
+    def _known(self) -> tuple[dict[str, str], set[str]]:
+        """(pinyin, syllables joined → the most used word that reads so; the known Latin
+        words, lowercased: the documents' and ``known_latin``), made on first use."""
         with self._lock:
             if self._index is None:
                 best: dict[str, tuple[int, str]] = {}
+                latin = {w.lower() for w in self._known_latin}
                 for word, count in self._vocabulary.items():
                     if _HAN_WORD.match(word):
                         key = "".join(_pinyin(word))
                         if key not in best or count > best[key][0]:
                             best[key] = (count, word)
-                self._index = {key: word for key, (_, word) in best.items()}
+                    elif word.isascii() and word.isalpha():
+                        latin.add(word.lower())
+                self._index = ({key: word for key, (_, word) in best.items()}, latin)
             return self._index
 
-    def correct(self, text: str) -> str:
+    def _correct(self, text: str) -> str:
         """``text`` with its misspelt spans replaced by the documents' words (unchanged
         when nothing is misspelt)."""
         if not _HAN_RUN.search(text):
@@ -75,15 +79,16 @@ class Speller:
 
     def _latin(self, m: re.Match) -> str:
         word = m.group(0)
+        words, latin = self._known()
         low = word.lower()
-        if low in self._latin_words or self._uses(word):
+        if low in latin or self._uses(word):
             return word
         if len(word) >= 3:
             swapped = (low[:i] + low[i + 1] + low[i] + low[i + 2 :] for i in range(len(low) - 1))
-            known = next((w for w in swapped if w in self._latin_words), None)
+            known = next((w for w in swapped if w in latin), None)
             if known is not None:
                 return known.upper() if word.isupper() else known
-        return self._words().get(low, word) if len(word) >= MIN_LETTERS else word
+        return words.get(low, word) if len(word) >= MIN_LETTERS else word
 
     def _han(self, m: re.Match) -> str:
         run = m.group(0)
@@ -92,7 +97,7 @@ class Speller:
         syllables = _pinyin(run)
         if len(syllables) != len(run):
             return run
-        words, out, i = self._words(), [], 0
+        words, out, i = self._known()[0], [], 0
         while i < len(run):
             for n in range(min(MAX_CHARS, len(run) - i), MIN_CHARS - 1, -1):
                 span = run[i : i + n]
