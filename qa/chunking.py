@@ -14,14 +14,24 @@ import math
 import re
 from dataclasses import dataclass
 
-from .documents import Block, Document
-from .vocabulary import CURRENT_YEAR_CUES, REVIEW_PART
+from .documents import NOTE_MARKER, Block, Document, text_lines
+from .readers import Source
+from .vocabulary import CURRENT_YEAR_CUES, REVIEW_PART, years_named
 
-__all__ = ["Chunk", "Sentence", "chunk_document", "sentences_of", "CHUNKER_VERSION", "split_sentences"]
+__all__ = [
+    "Chunk",
+    "Coverage",
+    "Sentence",
+    "chunk_document",
+    "coverage",
+    "sentences_of",
+    "CHUNKER_VERSION",
+    "split_sentences",
+]
 
 #: Bump when chunk boundaries or fields change: a saved index built by another
 #: version is then reported stale.
-CHUNKER_VERSION = "6"
+CHUNKER_VERSION = "7"
 #: A sentence shorter than this is a topic line (``创新招商引资。``): it is quoted
 #: together with the sentence after it.
 TOPIC_LINE_CHARS = 14
@@ -84,12 +94,15 @@ class Sentence:
     end: int
 
 
-def period_of(block: Block, text: str) -> str | None:
-    """The period a passage speaks of, from its part's heading (see ``Chunk.period``)."""
+def period_of(block: Block, text: str, year: int | None = None) -> str | None:
+    """The period a passage speaks of, from its part's heading (see ``Chunk.period``):
+    a part that reviews (回顾, 总结…) or names only years before the report's own
+    ``year`` (``一、2023年主要工作`` in a 2024 report) is the review; any other is the plan."""
     part = block.heading[0] if block.heading else ""
     if block.kind in ("glossary", "cover", "closing") or not part:
         return None
-    if REVIEW_PART.search(part):
+    named = years_named(part, None)
+    if REVIEW_PART.search(part) or (year is not None and named and max(named) < year):
         return "current" if CURRENT_YEAR_CUES.search(text) else "review"
     return "plan"
 
@@ -174,7 +187,7 @@ def chunk_document(doc: Document, document_id: str = "") -> list[Chunk]:
                     end=end,
                     kind=first.kind,
                     pages=tuple(range(page, last + 1)) if page is not None and last is not None else (),
-                    period=period_of(first, piece),
+                    period=period_of(first, piece, doc.year),
                     document=document_id,
                 )
             )
@@ -210,3 +223,29 @@ def sentences_of(doc: Document, chunks: list[Chunk]) -> list[Sentence]:
         for i, (start, end) in enumerate(spans):
             out.append(Sentence(f"{chunk.id}:{i}", pos, doc.text[start:end], doc.page_at(start), start, end))
     return out
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a document's text its passages hold: every sentence of the source's
+    lines (whitespace and note markers aside) must stand in some passage's text or, for a
+    heading, in its heading path. ``missing`` lists the sentences that do not."""
+
+    sentences: int
+    missing: tuple[str, ...]
+
+    @property
+    def share(self) -> float:
+        return 1.0 - len(self.missing) / self.sentences if self.sentences else 1.0
+
+
+def coverage(source: Source, doc: Document, document_id: str = "") -> Coverage:
+    """Check the lossless-ingestion invariant for one document (see :class:`Coverage`)."""
+    chunks = chunk_document(doc, document_id)
+    squash = lambda text: _WHITESPACE.sub("", NOTE_MARKER.sub("", text))  # noqa: E731
+    held = "\n".join([squash(c.text) for c in chunks] + sorted({squash(h) for c in chunks for h in c.heading}))
+    pieces = [p for line in text_lines(source) for p in split_sentences(squash(line)) if len(p) >= 2]
+    return Coverage(len(pieces), tuple(p for p in pieces if p not in held))

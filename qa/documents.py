@@ -1,11 +1,22 @@
-"""Recover a report's structure and pages from its lines (see :mod:`qa.readers`).
+"""Recover a report's structure, pages and facts from its lines (see :mod:`qa.readers`).
 
 :func:`parse_source` turns a document's lines per page into a :class:`Document`: one
 cleaned text and a list of :class:`Block` s (cover lines, headings ``一、`` ``（一）``
-``1.`` ``（1）``, ``——`` items, paragraphs, closing lines, an appended glossary of
-``N、term(正文第N页)：definition`` entries), each with its heading path, page and
-character offsets into the cleaned text, so that later stages can cite exactly where
-a passage stands. A document without any of this still works: paragraphs, no headings.
+``1.`` ``（1）`` or an unnumbered heading line of a typed text, ``——`` items,
+paragraphs, closing lines, a notes list — 名词解释, 词语解释, 注释 — of numbered entries
+``1、`` ``[1]`` ``〔1〕`` ``①`` ``term（正文第N页）：definition``), each with its heading
+path, page and character offsets into the cleaned text, so that later stages can cite
+exactly where a passage stands. A document without any of this still works:
+paragraphs, no headings.
+
+Nothing of the text is lost (:func:`qa.chunking.coverage` checks it): a line holding a
+numbered heading and its paragraph (``（一）三大攻坚战强力突破。坚决贯彻落实…``) is
+split into the heading and the paragraph; note markers in the text (``[12]`` ``〔12〕``)
+are taken out of it and kept with their block, linked to their note.
+
+The document's facts (:class:`DocumentFacts`: place, level, year, date, meeting,
+speaker, office, title) are read from its cover — the title, the session line and the
+speaker line, in whatever order they come.
 
 Printed lines (a PDF's) are joined into paragraphs: a sentence runs on across lines
 (Latin and digit runs keep no stray spaces: ``139.66 亿元`` → ``139.66亿元``), and a
@@ -17,16 +28,18 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .readers import Source, read_source, text_source
+from .vocabulary import chinese_number
 
 __all__ = [
     "Block",
     "Document",
     "GlossaryEntry",
     "clean_text",
+    "text_lines",
     "parse_document",
     "parse_source",
     "load_document",
@@ -41,9 +54,29 @@ SECTION_RE = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")
 SUBSECTION_RE = re.compile(r"^(\d{1,2}[.．](?!\d)|[（(]\d{1,2}[）)])")
 SUBSECTION_CHARS = 30
 ITEM_PREFIX = "——"
-GLOSSARY_TITLE_RE = re.compile(r"(词语|名词|术语)(解释|注释|说明)$")
-GLOSSARY_ENTRY_RE = re.compile(r"^(\d+)[、.．]")
-GLOSSARY_PARSE_RE = re.compile(r"^(\d+)[、.．]\s*(.+?)\s*(?:[（(]正文第\s*(\d+)\s*页?[）)])?\s*[：:](.*)$", re.S)
+#: The title of a notes list (``《政府工作报告》部分词语解释``, ``※名词解释※``,
+#: ``名 词 解 释``, ``注释``), read without spaces and decorations.
+GLOSSARY_TITLE_RE = re.compile(r"(?:^.{0,20}(?:词语|名词|术语)(?:解释|注释|说明)|^(?:注释|注解|附注))$")
+_TITLE_DECORATION = re.compile(r"[\s※*＊★☆【】■◆●]")
+#: A numbered note: ``1、`` ``1.`` ``[1]`` ``〔1〕`` ``【1】`` ``①``.
+_NOTE_NUMBER = r"(?:(\d{1,3})[、.．]|[\[〔【](\d{1,3})[\]〕】]|([\u2460-\u2473]))"
+GLOSSARY_ENTRY_RE = re.compile(rf"^{_NOTE_NUMBER}")
+#: An entry: number, term, an optional page reference before the colon, the definition.
+GLOSSARY_PARSE_RE = re.compile(
+    rf"^{_NOTE_NUMBER}\s*([^：:]{{1,40}}?)\s*(?:[（(](?:正文|见)?第?\s*\d+\s*页?[）)])?\s*[：:](.*)$", re.S
+)
+#: A page reference in a note: ``(正文第12页)``, ``(见第2页)``.
+PAGE_REFERENCE_RE = re.compile(r"[（(](?:正文|见)第?\s*(\d+)\s*页?[）)]")
+#: A note marker in the text (``[12]``, ``〔12〕``): not text, a link to note 12.
+NOTE_MARKER = re.compile(r"[\[〔](\d{1,3})[\]〕]")
+#: A numbered heading may carry its paragraph on the same line: a first sentence at
+#: most this long is the heading, the rest the paragraph; a longer one makes the whole
+#: line a numbered paragraph.
+HEADING_CHARS = 40
+#: A line of a typed text this short, with no punctuation, between paragraphs, is an
+#: unnumbered heading (``二〇二四年工作回顾``).
+BARE_HEADING_CHARS = 24
+_SENTENCE_END_CHARS = "。！？!?"
 URL_RE = re.compile(r"^https?://\S+$")
 CLOSING_RE = re.compile(r"^[（(]共印.*份[）)]$|秘书处.*印$")
 #: The salutation that ends a speech's cover (``各位代表：``).
@@ -60,6 +93,22 @@ SHORT_LINE = 0.95
 _LATIN = re.compile(r"[A-Za-z]")
 _DATED_YEAR = re.compile(r"((?:19|20)\d\d)年\d{1,2}月")
 _NAMED_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+#: The session line: ``——2020年6月6日在安阳市北关区第十届人民代表大会第五次会议上``.
+SESSION_RE = re.compile(
+    r"在(?P<place>[\u4e00-\u9fff]{0,20}?)"
+    r"(?P<meeting>第?[一二三四五六七八九十百〇零\d]+届人民代表大会(?:第[一二三四五六七八九十〇零\d]+次|常务委员会第[一二三四五六七八九十〇零\d]+次)?(?:全体)?会议)"
+)
+#: A date in digits or Chinese numerals: ``2020年6月6日``, ``二〇二五年一月十四日``.
+DATE_RE = re.compile(
+    r"(?P<y>(?:19|20)\d\d|[〇零○一二三四五六七八九]{4})\s*年\s*"
+    r"(?P<m>\d{1,2}|[一二三四五六七八九十]{1,2})\s*月\s*(?P<d>\d{1,2}|[一二三四五六七八九十]{1,3})\s*日"
+)
+#: The speaker line (read without spaces): ``安阳市北关区人民政府区长路录平``, ``市长王军``.
+SPEAKER_RE = re.compile(
+    r"^(?P<body>[\u4e00-\u9fff]{0,20}?人民政府)?"
+    r"(?P<office>(?:代理|代|副)?(?:省|市|州|盟|县|区|旗|镇|乡)长|(?:代理|代|副)?(?:主席|州长|盟长))"
+    r"(?P<name>[\u4e00-\u9fff·]{2,6})$"
+)
 
 
 def _width(line: str) -> float:
@@ -104,6 +153,8 @@ class Block:
     entry: int | None = None
     term: str | None = None
     ref_page: int | None = None
+    #: The notes its text points to (the markers taken out of it: ``〔12〕`` → 12).
+    notes: tuple[int, ...] = ()
 
 
 #: Marks that people leave out when they write a term: quotes, list commas, spaces.
@@ -135,6 +186,27 @@ class GlossaryEntry:
 
 
 @dataclass(frozen=True)
+class DocumentFacts:
+    """What a report says about itself, read from its cover (empty where it does not say).
+
+    ``place`` is the place as the report names itself, the most local one (易县,
+    北关区); ``place_full`` adds the prefecture (and for a city its province) where the
+    report names them too (保定市易县); ``level`` is how the place ends (市, 区, 县, 旗);
+    ``date`` the delivery date (ISO); ``meeting`` the session it was delivered at;
+    ``speaker`` and ``office`` who delivered it (丁磊, 代县长)."""
+
+    title: str = ""
+    place: str = ""
+    place_full: str = ""
+    level: str = ""
+    year: int | None = None
+    date: str = ""
+    meeting: str = ""
+    speaker: str = ""
+    office: str = ""
+
+
+@dataclass(frozen=True)
 class Document:
     """The cleaned report: ``text`` is every block's text joined by newlines."""
 
@@ -145,47 +217,31 @@ class Document:
     glossary_start: int
     #: The file it was read from (its name may tell the year or the title).
     name: str = ""
-    #: Number of pages of the source (1 for a text without page breaks).
-    page_count: int = 1
+    #: Number of pages of the source; None when it has none (a plain text).
+    page_count: int | None = 1
+    facts: DocumentFacts = DocumentFacts()
 
     def page_at(self, offset: int) -> int | None:
-        """Main-text page of the character at ``offset`` (None inside the glossary)."""
-        if offset >= self.glossary_start:
+        """Main-text page of the character at ``offset`` (None inside the glossary, or
+        in a document without pages)."""
+        if offset >= self.glossary_start or self.page_count is None:
             return None
         i = bisect.bisect_right([o for o, _ in self.page_starts], offset) - 1
         return self.page_starts[max(i, 0)][1]
 
     @property
     def year(self) -> int | None:
-        """The report's own year: the date on its cover, else in its imprint, else a
-        year in its file name (None if none has one). 今年 in a question about it means
-        this year, 去年 the one before."""
-        for kinds in (("cover",), ("closing",)):
-            for b in self.blocks:
-                m = b.kind in kinds and _DATED_YEAR.search(b.text)
-                if m:
-                    return int(m.group(1))
-        m = _NAMED_YEAR.search(self.name)
-        return int(m.group(1)) if m else None
+        """The report's own year (its delivery date; else a year in its file name). 今年
+        in a question about it means this year, 去年 the one before."""
+        return self.facts.year
 
     @property
     def place(self) -> str:
-        """The most local place the cover names (北关区 in 安阳市北关区), or ""."""
-        from .vocabulary import place_level
-
-        words = [w for b in self.blocks if b.kind == "cover" for w in _places(b.text)]
-        return max(words, key=place_level) if words else ""
+        return self.facts.place
 
     @property
     def title(self) -> str:
-        """The cover's title line (the one naming a report, with the place the cover
-        names before it when the line has none: 北关区政府工作报告), else its first line,
-        else the file name without its extension."""
-        cover = [b.text for b in self.blocks if b.kind == "cover"]
-        named = next((t for t in cover if "报告" in t), cover[0] if cover else "")
-        if named and self.place and not _places(named):
-            named = self.place + named
-        return named or Path(self.name).stem
+        return self.facts.title
 
     @property
     def glossary(self) -> list[GlossaryEntry]:
@@ -196,16 +252,91 @@ class Document:
         ]
 
 
-def _places(text: str) -> list[str]:
-    """The place names in ``text`` (jieba words that read as places)."""
-    import logging
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
 
-    import jieba
 
-    from .vocabulary import is_place
+def _date(text: str) -> tuple[int, int, int] | None:
+    m = DATE_RE.search(text)
+    if not m:
+        return None
+    try:
+        year, month, day = (chinese_number(m.group(k)) for k in ("y", "m", "d"))
+    except ValueError:
+        return None
+    return (year, month, day) if 1 <= month <= 12 and 1 <= day <= 31 else None
 
-    jieba.setLogLevel(logging.WARNING)
-    return [w for w in jieba.lcut(text) if is_place(w)]
+
+def _place_of(raw: str, context: str) -> tuple[str, str, str]:
+    """(place, place in full, level) from the place a session or speaker line names
+    (``安阳市北关区``, ``易县``), using the document's text to settle which of several
+    places of that name it is and which of its parents it names."""
+    from .places import gazetteer
+
+    places = gazetteer()
+    named = places.named_in(raw) or ([raw] if raw else [])
+    if not named:
+        return "", "", ""
+    local = named[-1]
+    place = places.resolve(local, context)
+    if place is None:
+        return local, raw, local[-1] if local[-1] in "市区县旗" else ""
+    parents = [p for p in places.parents(place) if p.name in raw or p.short in context]
+    # A county is named in full with its prefecture; a prefecture with its province.
+    parents = parents[-1:]
+    return place.name, "".join(p.name for p in parents) + place.name, place.level_name
+
+
+_REPORT_TITLE = re.compile(r"^(?P<year>(?:19|20)\d\d年)?(?P<core>[^\d]*报告)$")
+
+
+def read_facts(cover: list[str], text: str, name: str = "") -> DocumentFacts:
+    """The facts of a report from its ``cover`` lines (any order), its ``text`` (which
+    places it names) and its file ``name`` (a year, when the cover has no date)."""
+    lines = [_squash(line).strip("—-－ ") for line in cover]
+    session = next((m for line in lines if (m := SESSION_RE.search(line))), None)
+    speaker = next((m for line in lines if (m := SPEAKER_RE.match(line))), None)
+    dated = next((d for line in lines if (d := _date(line))), None)
+    raw = session.group("place") if session else ""
+    if not raw.strip("市区县旗州盟省") and speaker and speaker.group("body"):
+        raw = speaker.group("body").removesuffix("人民政府")
+    place, place_full, level = _place_of(raw, text)
+    if not place:
+        from .places import gazetteer
+
+        named = [n for line in lines for n in gazetteer().named_in(line)]
+        if named:
+            place, place_full, level = _place_of(named[-1], text)
+    year = dated[0] if dated else None
+    if year is None:
+        m = _NAMED_YEAR.search(name)
+        year = int(m.group(1)) if m else None
+    return DocumentFacts(
+        title=_title(lines, place, year, name),
+        place=place,
+        place_full=place_full,
+        level=level,
+        year=year,
+        date="{:04d}-{:02d}-{:02d}".format(*dated) if dated else "",
+        meeting=(raw if session and raw.strip("市区县旗州盟省") else place) + session.group("meeting") if session else "",
+        speaker=speaker.group("name") if speaker else "",
+        office=speaker.group("office") if speaker else "",
+    )
+
+
+def _title(lines: list[str], place: str, year: int | None, name: str) -> str:
+    """``易县2025年政府工作报告``: the cover's title line, with the place and the year
+    when it names neither (a line naming other things is kept as it is); else the file
+    name's stem."""
+    line = next((t for t in lines if "报告" in t and not SESSION_RE.search(t) and len(t) <= 40), "")
+    if not line:
+        return f"{place}{year}年政府工作报告" if place and year else Path(name).stem
+    core = line.removeprefix(place) if place else line
+    m = _REPORT_TITLE.match(core.replace(place, "", 1) if place and place in core else core)
+    if m is None or (not place and not m.group("year")):
+        return line
+    stated = m.group("year") or (f"{year}年" if year else "")
+    return f"{place}{stated}{m.group('core')}"
 
 
 @dataclass
@@ -215,17 +346,31 @@ class _Line:
     new_page: bool  # the line begins a page
 
 
+def _is_text(line: str) -> bool:
+    """Whether a source line is the document's text (not a stray link left by a PDF)."""
+    return not URL_RE.match(line)
+
+
+def text_lines(source: Source) -> list[str]:
+    """The source's lines that are the document's text: what ingestion must not lose."""
+    return [line for page in source.pages for line in page if _is_text(line)]
+
+
 def _lines(source: Source) -> list[_Line]:
     """Non-blank lines with their page; stray URLs are dropped."""
     out: list[_Line] = []
     for number, page in enumerate(source.pages, start=1):
         first = True
         for text in page:
-            if URL_RE.match(text):
+            if not _is_text(text):
                 continue
             out.append(_Line(text, number, first and number > 1))
             first = False
     return out
+
+
+def _is_glossary_title(text: str) -> bool:
+    return len(text) <= 40 and bool(GLOSSARY_TITLE_RE.search(_TITLE_DECORATION.sub("", text)))
 
 
 def _starts_block(text: str) -> bool:
@@ -234,20 +379,62 @@ def _starts_block(text: str) -> bool:
         or SECTION_RE.match(text)
         or SUBSECTION_RE.match(text)
         or text.startswith(ITEM_PREFIX)
-        or GLOSSARY_TITLE_RE.search(text)
+        or _is_glossary_title(text)
         or CLOSING_RE.search(text)
     )
 
 
+def _first_sentence_end(text: str) -> int | None:
+    """Index just after the first sentence's end mark (and a closing quote), if any."""
+    for i, ch in enumerate(text):
+        if ch in _SENTENCE_END_CHARS:
+            end = i + 1
+            while end < len(text) and text[end] in "”’」』）)":
+                end += 1
+            return end
+    return None
+
+
 def _is_heading(text: str) -> str | None:
-    """``part``, ``section`` or ``subsection`` for a heading line, else None."""
+    """``part``, ``section`` or ``subsection`` for a heading line, else None. A numbered
+    line whose first sentence is longer than :data:`HEADING_CHARS` is a paragraph."""
+    end = _first_sentence_end(text)
+    if end is not None and len(_squash(text[:end])) > HEADING_CHARS:
+        return None
     if PART_RE.match(text):
         return "part"
     if SECTION_RE.match(text):
         return "section"
-    if SUBSECTION_RE.match(text) and len(text) <= SUBSECTION_CHARS and "。" not in text[:-1]:
+    if SUBSECTION_RE.match(text) and len(text) <= SUBSECTION_CHARS and (end is None or end >= len(text)):
         return "subsection"
     return None
+
+
+def _split_inline_headings(lines: list[_Line]) -> list[_Line]:
+    """A numbered heading with its paragraph on one line (``（一）三大攻坚战强力突破。
+    坚决贯彻落实…``) becomes two lines: the heading, and the paragraph."""
+    out: list[_Line] = []
+    for line in lines:
+        end = _first_sentence_end(line.text)
+        heading = end is not None and end < len(line.text.rstrip()) and _is_heading(line.text[:end])
+        if heading and (PART_RE.match(line.text) or SECTION_RE.match(line.text) or SUBSECTION_RE.match(line.text)):
+            out.append(_Line(line.text[:end], line.page, line.new_page))
+            out.append(_Line(line.text[end:].strip(), line.page, False))
+        else:
+            out.append(line)
+    return out
+
+
+def _is_bare_heading(lines: list[_Line], i: int) -> bool:
+    """A short line of a typed text with no punctuation, followed by a longer line, is
+    a heading without a number (``二〇二四年工作回顾``)."""
+    text = _squash(lines[i].text)
+    return (
+        0 < len(text) <= BARE_HEADING_CHARS
+        and not re.search(r"[，。；：！？,.;:!?]", text)
+        and i + 1 < len(lines)
+        and len(_squash(lines[i + 1].text)) > len(text)
+    )
 
 
 def _full_width(lines: list[_Line]) -> float:
@@ -291,12 +478,14 @@ def _group(lines: list[_Line], short: float | None) -> list[tuple[str, list[_Lin
     """Group lines into (kind, lines) blocks."""
     cover = _cover_length(lines)
     groups: list[tuple[str, list[_Line]]] = [("cover", [line]) for line in lines[:cover]]
+    # Unnumbered headings are parts unless the text numbers its parts (一、).
+    bare = "subsection" if any(PART_RE.match(line.text) for line in lines) else "part"
     mode = "body"
     i = cover
     while i < len(lines):
         line = lines[i]
         text = line.text
-        if GLOSSARY_TITLE_RE.search(text) and len(text) <= 40:
+        if _is_glossary_title(text):
             mode = "glossary"
             groups.append(("glossary_title", [line]))
             i += 1
@@ -315,7 +504,7 @@ def _group(lines: list[_Line], short: float | None) -> list[tuple[str, list[_Lin
             groups.append(("closing", [line]))
             i += 1
             continue
-        heading = _is_heading(text)
+        heading = _is_heading(text) or (short is None and mode == "body" and _is_bare_heading(lines, i) and bare)
         if heading:
             groups.append((heading, [line]))
             i += 1
@@ -332,25 +521,32 @@ def _group(lines: list[_Line], short: float | None) -> list[tuple[str, list[_Lin
     return groups
 
 
-def _join(lines: list[_Line]) -> tuple[str, list[tuple[int, int]]]:
-    """Join lines into one cleaned string; also return (offset, page) of page starts."""
+def _join(lines: list[_Line], markers: bool = True) -> tuple[str, list[tuple[int, int]], tuple[int, ...]]:
+    """Join lines into one cleaned string; also return (offset, page) of page starts and
+    the notes whose markers were taken out (``markers=False``: a note entry, whose own
+    number is no marker)."""
     parts: list[str] = []
     breaks: list[tuple[int, int]] = []
+    notes: list[int] = []
     length = 0
     for line in lines:
-        piece = clean_text(line.text)
+        text = line.text
+        if markers:
+            notes += [int(n) for n in NOTE_MARKER.findall(text)]
+            text = NOTE_MARKER.sub("", text)
+        piece = clean_text(text)
         if parts and _LATIN.fullmatch(parts[-1][-1:] or "_") and _LATIN.fullmatch(piece[:1] or "_"):
             piece = " " + piece
         if line.new_page:
             breaks.append((length, line.page))
         parts.append(piece)
         length += len(piece)
-    return "".join(parts), breaks
+    return "".join(parts), breaks, tuple(dict.fromkeys(notes))
 
 
 def parse_source(source: Source) -> Document:
-    """Recover the structure and pages of a document read by :mod:`qa.readers`."""
-    lines = _lines(source)
+    """Recover the structure, pages and facts of a document read by :mod:`qa.readers`."""
+    lines = _split_inline_headings(_lines(source))
     short = SHORT_LINE * _full_width(lines) if source.printed else None
     blocks: list[Block] = []
     texts: list[str] = []
@@ -361,7 +557,7 @@ def parse_source(source: Source) -> Document:
     glossary_start = None
     glossary_title = None
     for kind, group in _group(lines, short):
-        text, breaks = _join(group)
+        text, breaks, notes = _join(group, markers=kind != "glossary")
         if glossary_start is None and kind != "glossary_title":
             page_starts.extend((offset + o, p) for o, p in breaks)
         start, end = offset, offset + len(text)
@@ -383,8 +579,10 @@ def parse_source(source: Source) -> Document:
         elif kind == "glossary":
             m = GLOSSARY_PARSE_RE.match(text)
             if m:
-                entry, term = int(m.group(1)), m.group(2)
-                ref_page = int(m.group(3)) if m.group(3) else None
+                number, bracketed, circled, term = m.group(1, 2, 3, 4)
+                entry = int(number or bracketed) if (number or bracketed) else ord(circled) - 0x2460 + 1
+                reference = PAGE_REFERENCE_RE.search(text)
+                ref_page = int(reference.group(1)) if reference else None
                 heading = (glossary_title, term)
             else:  # a numbered line in the glossary that is no "term：definition" entry
                 kind, heading = "paragraph", (glossary_title,)
@@ -403,14 +601,18 @@ def parse_source(source: Source) -> Document:
             heading = tuple(h for h in (part, section, subsection, topic.group(1) if topic else None) if h)
         if glossary_start is not None:
             page = None
-        blocks.append(Block(kind, text, start, end, heading, page, entry, term, ref_page))
+        blocks.append(Block(kind, text, start, end, heading, page, entry, term, ref_page, notes))
         texts.append(text)
         offset = end + 1  # the joining newline
     if glossary_start is None:
         glossary_start = offset
-    return Document(
-        "\n".join(texts), tuple(blocks), tuple(page_starts), glossary_start, source.name, max(len(source.pages), 1)
-    )
+    text = "\n".join(texts)
+    facts = read_facts([b.text for b in blocks if b.kind == "cover"], text, source.name)
+    if facts.year is None:  # no date on the cover: the imprint's
+        dated = next((d for b in blocks if b.kind == "closing" and (d := _date(b.text))), None)
+        facts = replace(facts, year=dated[0]) if dated else facts
+    pages = max(len(source.pages), 1) if source.paged else None
+    return Document(text, tuple(blocks), tuple(page_starts), glossary_start, source.name, pages, facts)
 
 
 def parse_document(raw: str, name: str = "text") -> Document:

@@ -34,7 +34,7 @@ from . import console
 __all__ = ["load_questions", "evaluate", "Report", "holds", "glossary_pages"]
 
 _WS = re.compile(r"\s+")
-COLUMNS = ("n", "R@1", "R@5", "MRR", "acc", "conf_ok", "shown", "unans_ok", "ans_unconf")
+COLUMNS = ("n", "coverage", "R@1", "R@5", "MRR", "acc", "conf_ok", "shown", "unans_ok", "ans_unconf", "right_doc")
 
 
 def squash(text: str) -> str:
@@ -76,12 +76,14 @@ class _Acc:
     answerable_unconfident: int = 0
     unanswerable: int = 0
     unanswerable_unconfident: int = 0
+    confident_right_doc: int = 0
 
-    def row(self) -> dict:
+    def row(self, with_doc: bool = False) -> dict:
         def share(a, b):
             return a / b if b else None
 
-        return {
+        extra = {"right_doc": share(self.confident_right_doc, self.confident)} if with_doc else {}
+        return extra | {
             "n": self.n,
             "R@1": share(self.r1, self.answerable),
             "R@5": share(self.r5, self.answerable),
@@ -101,46 +103,64 @@ class Report:
 
     def table(self, title: str = "") -> str:
         lines = [title] if title else []
-        lines.append(f"{'type':<14}" + "".join(f"{c:>11}" for c in COLUMNS))
+        columns = [c for c in COLUMNS if any(c in row for row in self.rows.values())]
+        width = max([14, *(len(name) + 2 for name in self.rows)])
+        lines.append(f"{'':<{width}}" + "".join(f"{c:>11}" for c in columns))
         for name, row in self.rows.items():
-            cells = ["-" if row[c] is None else f"{row[c]:.0f}" if c == "n" else f"{row[c]:.3f}" for c in COLUMNS]
-            lines.append(f"{name:<14}" + "".join(f"{c:>11}" for c in cells))
+            values = [row.get(c) for c in columns]
+            cells = ["-" if v is None else f"{v:.0f}" if c == "n" else f"{v:.3f}" for c, v in zip(columns, values)]
+            lines.append(f"{name:<{width}}" + "".join(f"{c:>11}" for c in cells))
         return "\n".join(lines)
 
 
-def ask(answerer, item: dict):
+def ask(answerer, item: dict, documents=None):
     """Ask a question-set item, its conversation first; returns the last Answer."""
     messages: list[dict] = []
     for earlier in item.get("history", []):
-        reply = answerer.answer(earlier, messages)
+        reply = answerer.answer(earlier, messages, documents)
         messages += [{"role": "user", "content": earlier}, {"role": "assistant", "content": reply.text}]
-    return answerer.answer(item["question"], messages)
+    return answerer.answer(item["question"], messages, documents)
 
 
-def evaluate(questions: list[dict], engine=None, answerers: dict | None = None, documents=None) -> Report:
+def evaluate(
+    questions: list[dict],
+    engine=None,
+    answerers: dict | None = None,
+    documents=None,
+    scope=None,
+    by: str = "type",
+    expected=None,
+) -> Report:
     """Run every question through retrieval and the answer layer.
 
     ``answerers`` maps a fold to the answerer for that fold's questions (cross-
     validation); by default the engine's own answers every question. ``documents``:
-    the ids of the documents asked (None: all).
+    the ids of the documents asked (None: all); ``scope(item)``, when given, says it per
+    question instead. Rows are ``overall`` and one per value of the items' ``by`` field.
+    ``expected(item)`` names the document a question is about: confident answers quoting
+    it count towards ``right_doc``.
     """
     from .answer import CONFIDENT, Answerer
     from .engine import default_engine
 
     engine = engine or default_engine()
-    default = Answerer(engine.retriever.scoped(documents), engine.fitted.answer)
+    default = Answerer(engine.retriever, engine.fitted.answer)
     accs: dict[str, _Acc] = defaultdict(_Acc)
     failures = []
     for q in questions:
+        asked = scope(q) if scope else documents
         answerer = (answerers or {}).get(q.get("fold"), default)
-        result = ask(answerer, q)
-        passages = engine.retrieve(result.question, 10, documents)
+        result = ask(answerer, q, asked)
+        passages = engine.retrieve(result.question, 10, asked)
         confident = result.kind == CONFIDENT
         right = confident and holds(result.text, q["answers"])
-        for acc in (accs["overall"], accs[q["type"]]):
+        doc = expected(q) if expected else None
+        for acc in (accs["overall"], accs[str(q.get(by, "all"))]):
             acc.n += 1
             acc.confident += confident
             acc.confident_right += right
+            if doc is not None:
+                acc.confident_right_doc += confident and result.document == doc
             if q["answers"]:
                 acc.answerable += 1
                 ranks = [i for i, p in enumerate(passages) if holds(p.text, q["answers"])]
@@ -159,7 +179,7 @@ def evaluate(questions: list[dict], engine=None, answerers: dict | None = None, 
         elif not q["answers"] and confident:
             failures.append(f"{q['id']} answered: {q['question']} → {shown}")
     order = ["overall"] + sorted(k for k in accs if k != "overall")
-    return Report({k: accs[k].row() for k in order}, failures)
+    return Report({k: accs[k].row(expected is not None) for k in order}, failures)
 
 
 def glossary_pages(engine=None) -> tuple[int, int]:
@@ -222,6 +242,61 @@ def compare_stores(questions: list[dict], documents=None) -> int:
     return 0
 
 
+def corpus_engine(folder: str | Path, settings=None):
+    """An engine over the bundled report and every document in ``folder``, and a map
+    from each file's name (without its extension) to its document id.
+
+    The index lives in the user cache (one per folder) and is rebuilt on every call, but
+    a document is embedded again only when its file, the chunker or the model changed."""
+    import hashlib
+
+    from .config import Settings
+    from .engine import Engine
+    from .index import build_index, list_documents
+    from .readers import SUPPORTED_SUFFIXES
+
+    settings = settings or Settings()
+    folder = Path(folder).resolve()
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in SUPPORTED_SUFFIXES and f.stem.upper() != "SOURCES")
+    if not files:
+        raise ValueError(f"{folder}: no documents ({', '.join(SUPPORTED_SUFFIXES)})")
+    name = hashlib.sha1(str(folder).encode()).hexdigest()[:10]
+    settings = settings.with_(index_dir=settings.cache_dir / "eval" / f"{folder.name}-{name}")
+    engine = Engine(settings)
+    build_index(settings, engine.embedder, progress=False, sources=[settings.corpus, *files])
+    ids = {Path(d.source).stem: d.id for d in list_documents(settings)}
+    return engine, ids
+
+
+def corpus_coverage(engine) -> dict[str, float]:
+    """Each document's share of source sentences found in its passages (see
+    :func:`qa.chunking.coverage`), by document id."""
+    from .chunking import coverage
+    from .documents import parse_source
+    from .readers import read_source
+
+    out = {}
+    for doc in engine.documents():
+        source = read_source(engine.settings.index_dir / doc.file, doc.source)
+        out[doc.id] = coverage(source, parse_source(source), doc.id).share
+    return out
+
+
+def evaluate_corpus(questions: list[dict], engine, ids: dict[str, str], answerers=None) -> tuple[Report, Report]:
+    """(asked within each question's report, asked across all documents), per report."""
+    unknown = sorted({q.get("doc") for q in questions} - set(ids))
+    if unknown:
+        raise ValueError(f"questions name documents not in the corpus folder: {', '.join(map(str, unknown))}")
+    expected = lambda q: ids[q["doc"]]  # noqa: E731
+    within = evaluate(questions, engine, answerers, scope=lambda q: [expected(q)], by="doc")
+    across = evaluate(questions, engine, answerers, by="doc", expected=expected)
+    shares = corpus_coverage(engine)
+    for report in (within, across):
+        for name, row in report.rows.items():
+            row["coverage"] = shares[ids[name]] if name in ids else min(shares[ids[n]] for n in report.rows if n in ids)
+    return within, across
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__.splitlines()[0])
     parser.add_argument("questions", help="JSON lines file of questions")
@@ -230,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--documents", nargs="+", metavar="ID", help="ask only these documents (default: all)")
     parser.add_argument(
         "--store", choices=("local", "milvus"), help="milvus: answer from both stores and print them side by side"
+    )
+    parser.add_argument(
+        "--corpus",
+        metavar="DIR",
+        help="index the documents of DIR beside the bundled report (items name theirs in 'doc') and ask each "
+        "question within its report and across all",
     )
     args = parser.parse_args(argv)
     console.setup()
@@ -240,6 +321,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.store == "milvus":
         return compare_stores(questions, args.documents)
+    if args.corpus:
+        engine, ids = corpus_engine(args.corpus)
+        within, across = evaluate_corpus(questions, engine, ids)
+        for title, report in (("within each report", within), ("across all documents", across)):
+            if args.verbose:
+                print("\n".join(report.failures) or "no misses")
+            print(report.table(f"in-sample (the shipped answer model), {title}") + "\n")
+        return 0
     report = evaluate(questions, documents=args.documents)
     if args.verbose:
         print("\n".join(report.failures) or "no misses")

@@ -119,8 +119,9 @@ def make_faiss_index(vectors: np.ndarray):
 
 
 def document_name(title: str, year: int | None) -> str:
-    """How a document is named to users: its title with its year, ``…报告（2021年）``."""
-    return title + (f"（{year}年）" if year else "")
+    """How a document is named to users: its title, with its year when the title does
+    not say it (``…报告（2021年）``)."""
+    return title + (f"（{year}年）" if year and str(year) not in title else "")
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ class DocumentInfo:
     id: str
     title: str
     year: int | None
-    pages: int
+    #: None when the source has no pages (a plain text): nothing is cited by page.
+    pages: int | None
     passages: int
     sentences: int
     #: The file name it was added as.
@@ -141,6 +143,16 @@ class DocumentInfo:
     #: The path it was added from (to tell when the bundled report changes).
     origin: str = ""
     added_at: str = ""
+    #: What the report says of itself (see :class:`qa.documents.DocumentFacts`): its
+    #: place as it names itself and in full, that place's level (市, 区, 县, 旗), the
+    #: delivery date (ISO), the meeting, the speaker and the speaker's office.
+    place: str = ""
+    place_full: str = ""
+    level: str = ""
+    date: str = ""
+    meeting: str = ""
+    speaker: str = ""
+    office: str = ""
 
     @property
     def name(self) -> str:
@@ -329,6 +341,7 @@ def _prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progr
             "title": info.title or doc.title,
             "year": doc.year,
             "pages": doc.page_count,
+            **{k: getattr(doc.facts, k) for k in ("place", "place_full", "level", "date", "meeting", "speaker", "office")},
             "passages": len(chunks),
             "sentences": len(sentences),
         }
@@ -854,7 +867,8 @@ def _print_documents(documents: list[DocumentInfo], as_json: bool) -> None:
         print(json.dumps([d.to_json() for d in documents], ensure_ascii=False, indent=2))
         return
     for d in documents:
-        print(f"{d.id}  {d.year or '----'}  {d.pages:>3} pages  {d.passages:>5} passages  {d.title}  ({d.source})")
+        pages = f"{d.pages:>3} pages" if d.pages else " no pages"
+        print(f"{d.id}  {d.year or '----'}  {pages}  {d.passages:>5} passages  {d.title}  ({d.source})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -897,7 +911,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "add":
             added, errors = add_documents(settings, args.paths, title=args.title)
             for d in added:
-                print(f"added {d.id}  {d.title} ({d.year or 'no year'}, {d.pages} pages, {d.passages} passages)")
+                pages = f"{d.pages} pages" if d.pages else "no pages"
+                print(f"added {d.id}  {d.title} ({d.year or 'no year'}, {pages}, {d.passages} passages)")
             for line in errors:
                 print(f"error: {line}", file=sys.stderr)
             return 1 if errors else 0

@@ -14,9 +14,11 @@ structure from there. Everything that can go wrong with a user's file raises
 - Word: ``python-docx``; an explicit page break, or the page break Word recorded when
   it last laid out the document, starts a new page. The archive is checked for
   decompression bombs before it is opened.
-- Text and Markdown: UTF-8 (or GB18030, common for Chinese files); a form feed starts a
-  new page, and so does the layout of the bundled report's PDF extraction (a line that
-  begins with a space, or a ``- 12 -`` page footer).
+- Text and Markdown: UTF-8 (or GB18030, common for Chinese files); a form feed or a
+  ``- 12 -`` page footer starts a new page, and so does an indented line in a PDF
+  extraction that marks page starts so (told from paragraph indentation by the text
+  itself: few lines indented, most of them mid-sentence). A text with none of these has
+  no pages: nothing in it is cited by page.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class Source:
     pages: tuple[tuple[str, ...], ...]
     #: Lines are printed lines (wrapped at the page width), not whole paragraphs.
     printed: bool
+    #: The source has pages (a PDF, a Word file that records them, a text with page
+    #: breaks); without them, ``pages`` is one page and nothing is cited by page.
+    paged: bool = True
 
     @property
     def text(self) -> str:
@@ -152,7 +157,7 @@ def _read_docx(path: Path, name: str) -> Source:
                 if pages[-1]:
                     pages.append([])
         pages[-1].append("".join(line))
-    return Source(name, tuple(_strip_footers(p) for p in pages), printed=False)
+    return Source(name, tuple(_strip_footers(p) for p in pages), printed=False, paged=len(pages) > 1)
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -173,15 +178,20 @@ def _read_text(path: Path, name: str) -> Source:
 
 def text_source(text: str, name: str = "text", markdown: bool = False) -> Source:
     """The pages and lines of a plain text (see the module's notes on page breaks)."""
+    raws = text.replace("\r\n", "\n").split("\n")
+    indent_breaks = _indent_marks_pages(raws)
     pages: list[list[str]] = [[]]
-    for raw in text.replace("\r\n", "\n").split("\n"):
+    breaks = 0
+    for raw in raws:
         stripped = raw.strip()
-        # A form feed, a page footer, or (in a PDF extraction) a line that begins with
-        # a space after the first line: a new page begins.
-        if raw.startswith("\f") or (raw[:1].isspace() and stripped and any(pages[-1])):
+        # A form feed, a page footer, or (in a PDF extraction whose page starts are
+        # indented) an indented line after the first line: a new page begins.
+        if raw.startswith("\f") or (indent_breaks and raw[:1].isspace() and stripped and any(pages[-1])):
             pages.append([])
+            breaks += 1
         if FOOTER.match(stripped):
             pages.append([])
+            breaks += 1
             continue
         if stripped:
             pages[-1].append(stripped.lstrip("#").strip() if markdown else stripped)
@@ -189,7 +199,26 @@ def text_source(text: str, name: str = "text", markdown: bool = False) -> Source
         pages.pop()
     # Printed lines, as in a PDF extraction, have nearly the same width and end
     # mid-sentence; typed paragraphs are one line each.
-    return Source(name, tuple(tuple(p) for p in pages), printed=_looks_printed(pages))
+    return Source(name, tuple(tuple(p) for p in pages), printed=_looks_printed(pages), paged=breaks > 0)
+
+
+#: Indentation marks page starts only when few lines are indented…
+MAX_INDENTED_SHARE = 0.2
+#: …and most of those continue the sentence of the line before (a page break falls
+#: mid-sentence; a paragraph's indent follows a finished sentence).
+MIN_CONTINUING_SHARE = 0.5
+
+
+def _indent_marks_pages(raws: list[str]) -> bool:
+    """Whether indented lines are page starts (a PDF extraction that marks them so) rather
+    than indented paragraphs: told by the text's own lines."""
+    lines = [raw for raw in raws if raw.strip()]
+    indented = continuing = 0
+    for before, line in zip(lines, lines[1:]):
+        if line[:1].isspace():
+            indented += 1
+            continuing += not before.strip().endswith(_TERMINAL)
+    return indented > 0 and indented <= MAX_INDENTED_SHARE * len(lines) and continuing >= MIN_CONTINUING_SHARE * indented
 
 
 _TERMINAL = tuple("。！？：；”’）)")

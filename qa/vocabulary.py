@@ -47,6 +47,7 @@ __all__ = [
     "COMPARISON",
     "asks_comparison",
     "absolute_years",
+    "chinese_number",
 ]
 
 _DATA = Path(__file__).resolve().parent / "data"
@@ -293,6 +294,22 @@ RELATIVE_YEARS = {
 #: Words that pick a period without naming a topic.
 TIME_WORDS = frozenset([*RELATIVE_YEARS, "年内", "今后", "过去一年", "年底", "年初"])
 _FULL_YEAR = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
+#: A year in Chinese numerals (二〇二四年), as headings write it.
+_CHINESE_YEAR = re.compile(r"([一二][〇零○九][〇零○一二三四五六七八九]{2})年")
+_CHINESE_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0}
+
+
+def chinese_number(text: str) -> int:
+    """``2025``, ``二〇二五`` → 2025; ``十四`` → 14, ``二十一`` → 21 (ValueError otherwise)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        if "十" in text:
+            tens, _, ones = text.partition("十")
+            return (_CHINESE_DIGITS[tens] if tens else 1) * 10 + (_CHINESE_DIGITS[ones] if ones else 0)
+        return int("".join(str(_CHINESE_DIGITS[c]) for c in text))
+    except KeyError:
+        raise ValueError(f"not a number: {text!r}") from None
 _SHORT_YEAR = re.compile(r"(?<![\d.])([0-3]\d)年")
 _RELATIVE = re.compile("|".join(sorted(map(re.escape, RELATIVE_YEARS), key=len, reverse=True)), re.I)
 _PLAN = re.compile(r"目标|计划|打算|准备|力争|将要|定的|定了|预计|要求|安排|部署|\bplan|\btarget|\bgoal|\baim", re.I)
@@ -302,6 +319,7 @@ def years_named(question: str, report_year: int | None) -> set[int]:
     """Calendar years a question points at: ``2019``, ``19年``, and 今年/去年… resolved
     against the report's own year (unresolved without one)."""
     years = {int(y) for y in _FULL_YEAR.findall(question)}
+    years |= {chinese_number(y) for y in _CHINESE_YEAR.findall(question)}
     years |= {2000 + int(y) for y in _SHORT_YEAR.findall(question)}
     if report_year is not None:
         years |= {report_year + RELATIVE_YEARS[m.group(0).lower()] for m in _RELATIVE.finditer(question)}

@@ -329,7 +329,7 @@ def document_choices(documents: list[DocumentInfo]) -> list[tuple[str, str]]:
 def render_documents(documents: list[DocumentInfo]) -> str:
     """HTML table of the indexed documents."""
     rows = "".join(
-        f"<tr><td>{html.escape(d.title)}</td><td>{d.year or '—'}</td><td>{d.pages}</td>"
+        f"<tr><td>{html.escape(d.title)}</td><td>{d.year or '—'}</td><td>{d.pages or '—'}</td>"
         f"<td>{d.passages}</td><td>{html.escape(d.source)}</td></tr>"
         for d in sorted(documents, key=lambda d: (-(d.year or 0), d.title))
     )
@@ -358,7 +358,9 @@ def add_uploaded(engine: Engine, files, max_mb: int) -> str:
         except Exception as exc:  # the index is unchanged: say so, keep serving
             log.exception("adding documents failed")
             return "\n".join(lines + [f"❌ 添加失败，索引未改变：{escape_markdown(str(exc))}"])
-        lines += [f"✅ 已添加：{escape_markdown(d.name)}（{d.pages} 页，{d.passages} 段）" for d in added]
+        lines += [
+            f"✅ 已添加：{escape_markdown(d.name)}（{f'{d.pages} 页，' if d.pages else ''}{d.passages} 段）" for d in added
+        ]
         lines += [f"❌ {escape_markdown(e)}" for e in errors]
     return "\n\n".join(lines)
 

@@ -33,7 +33,7 @@ def corpus_engine(two_reports, engine):
 
 def test_adding_embeds_only_the_new_document_and_lists_it(two_reports):
     local, second = two_reports
-    assert (second.year, second.title, second.pages) == (2021, "文峰区2021年政府工作报告", 1)
+    assert (second.year, second.title, second.pages) == (2021, "文峰区2021年政府工作报告", None)
     documents = list_documents(local)
     assert [d.year for d in documents] == [2020, 2021]
     index = load_index(local)
@@ -86,7 +86,7 @@ def test_the_report_whose_year_fits_is_quoted_and_named(corpus_engine, two_repor
     assert answer.cited.startswith("《文峰区2021年政府工作报告》（2021年）")
     review = corpus_engine.answer("2019年全区生产总值是多少")
     assert review.document != second.id and "139.66亿元" in review.quote
-    assert "《北关区政府工作报告》（2020年）" in review.cited
+    assert "《北关区2020年政府工作报告》" in review.cited
 
 
 def test_relative_years_read_against_each_document(corpus_engine, two_reports):

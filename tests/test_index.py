@@ -26,7 +26,7 @@ def test_round_trip(built_index, settings, engine, document):
     assert manifest["model_fingerprint"] == engine.embedder.fingerprint
     assert {"documents", "chunker_version", "built_at", "files"} <= manifest.keys()
     (doc,) = index.documents
-    assert (doc.year, doc.pages, doc.passages, doc.title) == (2020, 28, len(chunks), "北关区政府工作报告")
+    assert (doc.year, doc.pages, doc.passages, doc.title) == (2020, 28, len(chunks), "北关区2020年政府工作报告")
     assert {c.document for c in index.chunks} == {doc.id}
 
 

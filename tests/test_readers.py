@@ -20,7 +20,7 @@ def test_the_pdf_gives_the_reports_text_and_pages(report_pdf, document):
     parsed = load_document(report_pdf)
     assert parsed.text == document.text
     assert parsed.page_starts == document.page_starts
-    assert (parsed.year, parsed.title, len(parsed.glossary)) == (2020, "北关区政府工作报告", 35)
+    assert (parsed.year, parsed.title, len(parsed.glossary)) == (2020, "北关区2020年政府工作报告", 35)
 
 
 def test_the_docx_gives_the_reports_text_and_pages(report_docx, document):
