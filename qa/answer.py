@@ -128,11 +128,14 @@ class Answerer:
         return self.retriever if documents is None else self.retriever.scoped(documents)
 
     def _answering(self, text: str, documents) -> Retriever:
-        """Where a (completed) question is answered: among reports of several years, the
-        ones it is about (see :meth:`Retriever.preferred_documents`); a comparison asks
-        them all."""
+        """Where a (completed) question is answered: the reports it is about, by the
+        places and years it names (see :meth:`Retriever.preferred_documents`); a
+        comparison asks every report of the places it names."""
         retriever = self._scoped(documents)
-        preferred = None if asks_comparison(text) else retriever.preferred_documents(text)
+        if asks_comparison(text):
+            preferred = retriever.place_documents(text)
+        else:
+            preferred = retriever.preferred_documents(text)
         return retriever.scoped(preferred) if preferred else retriever
 
     def _resolve(self, question: str, history: list[dict] | None, documents) -> str:
@@ -154,18 +157,21 @@ class Answerer:
         question = validate_question(question)
         resolved = self._resolve(question, history, documents)
         everywhere = self._scoped(documents)
-        if asks_comparison(resolved) and len(everywhere.scope or everywhere.documents) > 1:
-            q = analyze(resolved, everywhere)
-            compared = self._comparison(q, everywhere, everywhere.search(q.text, k=COMPARED_FROM, prefer=False))
+        # The reports of the places it names (all, when it names none): never another place's.
+        named = everywhere.place_documents(resolved)
+        wider = everywhere.scoped(named) if named else everywhere
+        if asks_comparison(resolved) and len(wider.scope or wider.documents) > 1:
+            q = analyze(resolved, wider)
+            compared = self._comparison(q, wider, wider.search(q.text, k=COMPARED_FROM, prefer=False))
             if compared is not None:
                 return compared
         retriever = self._answering(resolved, documents)
         q, passages, found, probs, confidence = self._rank(resolved, retriever)
-        if retriever is not everywhere and confidence < self.model.confident:
-            # Not in the reports the question is about: perhaps in another (said so when quoted).
-            other = self._rank(resolved, everywhere)
+        if retriever is not wider and confidence < self.model.confident:
+            # Not in the reports of the year it is about: perhaps in another (said so when quoted).
+            other = self._rank(resolved, wider)
             if other[4] >= self.model.confident:
-                retriever, (q, passages, found, probs, confidence) = everywhere, other
+                retriever, (q, passages, found, probs, confidence) = wider, other
         if not found:
             return self._not_found(q, passages, 0.0, "no passage of the report is close to the question")
         chosen = found[int(np.argmax(probs))]

@@ -31,7 +31,7 @@ __all__ = [
 
 #: Bump when chunk boundaries or fields change: a saved index built by another
 #: version is then reported stale.
-CHUNKER_VERSION = "7"
+CHUNKER_VERSION = "8"
 #: A sentence shorter than this is a topic line (``创新招商引资。``): it is quoted
 #: together with the sentence after it.
 TOPIC_LINE_CHARS = 14
@@ -242,9 +242,9 @@ class Coverage:
         return 1.0 - len(self.missing) / self.sentences if self.sentences else 1.0
 
 
-def coverage(source: Source, doc: Document, document_id: str = "") -> Coverage:
-    """Check the lossless-ingestion invariant for one document (see :class:`Coverage`)."""
-    chunks = chunk_document(doc, document_id)
+def coverage(source: Source, chunks: list[Chunk]) -> Coverage:
+    """Check the lossless-ingestion invariant for a document read as ``source`` and cut
+    into ``chunks`` (see :class:`Coverage`)."""
     squash = lambda text: _WHITESPACE.sub("", NOTE_MARKER.sub("", text))  # noqa: E731
     held = "\n".join([squash(c.text) for c in chunks] + sorted({squash(h) for c in chunks for h in c.heading}))
     pieces = [p for line in text_lines(source) for p in split_sentences(squash(line)) if len(p) >= 2]

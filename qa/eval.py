@@ -207,17 +207,18 @@ def glossary_pages(engine=None) -> tuple[int, int]:
     return ok, total
 
 
-def cross_validated(questions: list[dict], engine=None, documents=None) -> Report:
-    """Figures with each fold answered by a model fitted on the other folds."""
+def cross_validated_answerers(questions: list[dict], engine, train_with: list[dict] = ()) -> dict:
+    """An answerer per fold of ``questions``, each with a model fitted without that fold:
+    on the set's other folds and on ``train_with`` (other question sets, whole). Items
+    carry their ``documents`` and set-qualified ``fold`` (see :func:`question_sets`)."""
     from .answer import Answerer
-    from .engine import default_engine
     from .train import cross_validated_models, training_examples, untrained_answerer
 
-    engine = engine or default_engine()
-    retriever = engine.retriever.scoped(documents)
-    examples = training_examples(questions, untrained_answerer(retriever))
-    models = cross_validated_models(examples)
-    return evaluate(questions, engine, {fold: Answerer(retriever, m) for fold, m in models.items()}, documents)
+    retriever = engine.retriever
+    examples = training_examples([*questions, *train_with], untrained_answerer(retriever))
+    held = sorted({str(q["fold"]) for q in questions})
+    models = cross_validated_models(examples, held)
+    return {fold: Answerer(retriever, m) for fold, m in models.items()}
 
 
 def compare_stores(questions: list[dict], documents=None) -> int:
@@ -242,19 +243,24 @@ def compare_stores(questions: list[dict], documents=None) -> int:
     return 0
 
 
-def corpus_engine(folder: str | Path, settings=None):
-    """An engine over the bundled report and every document in ``folder``, and a map
-    from each file's name (without its extension) to its document id.
+def corpus_engine(folder: str | Path | None = None, settings=None):
+    """An engine over the bundled report and every document in ``folder`` (None: the
+    configured index), and a map from each file's name (without its extension) to its
+    document id.
 
-    The index lives in the user cache (one per folder) and is rebuilt on every call, but
-    a document is embedded again only when its file, the chunker or the model changed."""
+    A folder's index lives in the user cache (one per folder) and is rebuilt on every
+    call, but a document is embedded again only when its file, the chunker or the model
+    changed."""
     import hashlib
 
     from .config import Settings
-    from .engine import Engine
+    from .engine import Engine, default_engine
     from .index import build_index, list_documents
     from .readers import SUPPORTED_SUFFIXES
 
+    if folder is None:
+        engine = default_engine() if settings is None else Engine(settings)
+        return engine, {Path(d.source).stem: d.id for d in engine.documents()}
     settings = settings or Settings()
     folder = Path(folder).resolve()
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in SUPPORTED_SUFFIXES and f.stem.upper() != "SOURCES")
@@ -264,84 +270,87 @@ def corpus_engine(folder: str | Path, settings=None):
     settings = settings.with_(index_dir=settings.cache_dir / "eval" / f"{folder.name}-{name}")
     engine = Engine(settings)
     build_index(settings, engine.embedder, progress=False, sources=[settings.corpus, *files])
-    ids = {Path(d.source).stem: d.id for d in list_documents(settings)}
-    return engine, ids
+    return engine, {Path(d.source).stem: d.id for d in list_documents(settings)}
 
 
-def corpus_coverage(engine) -> dict[str, float]:
-    """Each document's share of source sentences found in its passages (see
-    :func:`qa.chunking.coverage`), by document id."""
-    from .chunking import coverage
-    from .documents import parse_source
-    from .readers import read_source
-
-    out = {}
-    for doc in engine.documents():
-        source = read_source(engine.settings.index_dir / doc.file, doc.source)
-        out[doc.id] = coverage(source, parse_source(source), doc.id).share
+def question_sets(paths: list[str | Path], ids: dict[str, str], default: str | None = None) -> list[dict]:
+    """The items of the question sets at ``paths``, ready to ask: each with ``documents``
+    (the id of the report named by its ``doc``, else of ``default``: the bundled report,
+    when the corpus holds others) and its ``fold`` named by its set (``dev:3``), so that
+    folds of different sets never mix."""
+    out = []
+    for path in paths:
+        name = Path(path).stem
+        for item in load_questions(path):
+            doc = item.get("doc", default)
+            if doc is not None and doc not in ids:
+                raise ValueError(f"{path}: {item['id']} is about {doc!r}, which is not in the corpus")
+            out.append({**item, "fold": f"{name}:{item['fold']}", "documents": [ids[doc]] if doc else None})
     return out
 
 
-def evaluate_corpus(questions: list[dict], engine, ids: dict[str, str], answerers=None) -> tuple[Report, Report]:
+def evaluate_corpus(questions: list[dict], engine, answerers=None) -> tuple[Report, Report]:
     """(asked within each question's report, asked across all documents), per report."""
-    unknown = sorted({q.get("doc") for q in questions} - set(ids))
-    if unknown:
-        raise ValueError(f"questions name documents not in the corpus folder: {', '.join(map(str, unknown))}")
-    expected = lambda q: ids[q["doc"]]  # noqa: E731
-    within = evaluate(questions, engine, answerers, scope=lambda q: [expected(q)], by="doc")
+    expected = lambda q: q["documents"][0]  # noqa: E731
+    within = evaluate(questions, engine, answerers, scope=lambda q: q["documents"], by="doc")
     across = evaluate(questions, engine, answerers, by="doc", expected=expected)
-    shares = corpus_coverage(engine)
+    shares = {d.id: d.coverage for d in engine.documents()}
     for report in (within, across):
-        for name, row in report.rows.items():
-            row["coverage"] = shares[ids[name]] if name in ids else min(shares[ids[n]] for n in report.rows if n in ids)
+        for row in report.rows.values():
+            row["coverage"] = None
+        for q in questions:
+            report.rows[str(q.get("doc"))]["coverage"] = shares.get(expected(q))
+        known = [r["coverage"] for r in report.rows.values() if r["coverage"] is not None]
+        report.rows["overall"]["coverage"] = min(known) if known else None
     return within, across
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.eval", description=__doc__.splitlines()[0])
-    parser.add_argument("questions", help="JSON lines file of questions")
-    parser.add_argument("--cv", action="store_true", help="also print 5-fold cross-validated figures")
+    parser.add_argument("questions", nargs="+", help="JSON lines files of questions")
+    parser.add_argument(
+        "--corpus",
+        metavar="DIR",
+        help="index the documents of DIR beside the bundled report (items name theirs in 'doc'; without one, the "
+        "bundled report) and ask each question within its report and across all",
+    )
+    parser.add_argument("--cv", action="store_true", help="also print cross-validated figures (each fold held out)")
+    parser.add_argument(
+        "--train-with", nargs="+", default=[], metavar="FILE", help="with --cv: more question sets to fit on, whole"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="list the misses")
     parser.add_argument("--documents", nargs="+", metavar="ID", help="ask only these documents (default: all)")
     parser.add_argument(
         "--store", choices=("local", "milvus"), help="milvus: answer from both stores and print them side by side"
     )
-    parser.add_argument(
-        "--corpus",
-        metavar="DIR",
-        help="index the documents of DIR beside the bundled report (items name theirs in 'doc') and ask each "
-        "question within its report and across all",
-    )
     args = parser.parse_args(argv)
     console.setup()
     try:
-        questions = load_questions(args.questions)
+        if args.store == "milvus":
+            return compare_stores([q for path in args.questions for q in load_questions(path)], args.documents)
+        engine, ids = corpus_engine(args.corpus)
+        default = Path(engine.settings.corpus).stem if args.corpus else None
+        questions = question_sets(args.questions, ids, default)
+        train_with = question_sets(args.train_with, ids, default) if args.cv else []
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if args.store == "milvus":
-        return compare_stores(questions, args.documents)
-    if args.corpus:
-        engine, ids = corpus_engine(args.corpus)
-        within, across = evaluate_corpus(questions, engine, ids)
-        for title, report in (("within each report", within), ("across all documents", across)):
+    runs = [("in-sample (the shipped answer model)", None)]
+    if args.cv:
+        runs.append(("cross-validated (each fold answered by a model fitted without it)", None))
+    for n, (title, _) in enumerate(runs):
+        answerers = cross_validated_answerers(questions, engine, train_with) if n else None
+        if args.corpus:
+            reports = zip(("within each report", "across all documents"), evaluate_corpus(questions, engine, answerers))
+        else:
+            reports = [("", evaluate(questions, engine, answerers, documents=args.documents))]
+        for scope, report in reports:
             if args.verbose:
                 print("\n".join(report.failures) or "no misses")
-            print(report.table(f"in-sample (the shipped answer model), {title}") + "\n")
-        return 0
-    report = evaluate(questions, documents=args.documents)
-    if args.verbose:
-        print("\n".join(report.failures) or "no misses")
-        print()
-    print(report.table("in-sample (the shipped answer model)"))
-    if args.cv:
-        cv = cross_validated(questions, documents=args.documents)
-        if args.verbose:
-            print("\n" + ("\n".join(cv.failures) or "no misses"))
-        print()
-        print(cv.table("cross-validated (each fold answered by a model fitted without it)"))
-    ok, total = glossary_pages()
-    print(f"\nglossary terms cited on their page: {ok}/{total}")
+            print(report.table(f"{title}, {scope}" if scope else title) + "\n")
+    if not args.corpus:
+        ok, total = glossary_pages(engine)
+        print(f"glossary terms cited on their page: {ok}/{total}")
     return 0
 
 

@@ -88,7 +88,7 @@ FLAG_REASONS = {
     "reason_missing": "a reason is asked for and the sentence gives none",
     "year_uncovered": "the question asks about a year the report does not cover ({years})",
     "period_mismatch": "the sentence speaks of another period than asked",
-    "place_absent": "the question names a place the report does not mention ({places})",
+    "place_absent": "the question names a place the report is not about ({places})",
 }
 
 #: The flags that are set (1) when a sentence lacks something the question asks for

@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from . import console
-from .chunking import CHUNKER_VERSION, Chunk, Sentence, chunk_document, sentences_of
+from .chunking import CHUNKER_VERSION, Chunk, Sentence, chunk_document, coverage, sentences_of
 from .config import Settings
 from .documents import parse_source
 from .readers import SUPPORTED_SUFFIXES, DocumentError, read_source
@@ -153,6 +153,12 @@ class DocumentInfo:
     meeting: str = ""
     speaker: str = ""
     office: str = ""
+    #: Share of the source's sentences that its passages hold (1.0: nothing lost; see
+    #: :func:`qa.chunking.coverage`).
+    coverage: float | None = None
+    #: The title given when it was added (``qa-index add --title``), if any: it wins
+    #: over the one read from the document every time the document is indexed again.
+    given_title: str = ""
 
     @property
     def name(self) -> str:
@@ -328,19 +334,24 @@ def _prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progr
     if cached is not None:
         return cached
     started = time.perf_counter()
-    doc = parse_source(read_source(file, info.source))
+    source = read_source(file, info.source)
+    doc = parse_source(source)
     chunks = chunk_document(doc, info.id)
     sentences = sentences_of(doc, chunks)
     if not chunks:
         raise DocumentError(f"{info.source}: the document has no text to index")
+    held = coverage(source, chunks)
+    if held.missing:
+        log.warning("%s: %d of %d sentences are in no passage, e.g. %s", info.source, len(held.missing), held.sentences, held.missing[0][:40])
     texts = [c.search_text for c in chunks] + [s.text for s in sentences]
     vectors = embedder.encode_passages(texts, show_progress=progress)
     info = DocumentInfo(
         **{
             **info.to_json(),
-            "title": info.title or doc.title,
+            "title": info.given_title or doc.title,
             "year": doc.year,
             "pages": doc.page_count,
+            "coverage": round(held.share, 4),
             **{k: getattr(doc.facts, k) for k in ("place", "place_full", "level", "date", "meeting", "speaker", "office")},
             "passages": len(chunks),
             "sentences": len(sentences),
@@ -411,7 +422,13 @@ def _load_pieces(settings: Settings, info: DocumentInfo, embedder) -> _Pieces | 
         return None
     saved = DocumentInfo(**meta["info"])
     info = DocumentInfo(
-        **{**saved.to_json(), "title": info.title or saved.title, "added_at": info.added_at, "origin": info.origin}
+        **{
+            **saved.to_json(),
+            "title": info.given_title or saved.title,
+            "given_title": info.given_title,
+            "added_at": info.added_at,
+            "origin": info.origin,
+        }
     )
     return _Pieces(info, chunks, sentences, vectors, sentence_vectors, list(meta.get("glossary_keys", [])))
 
@@ -550,6 +567,7 @@ def _stage_source(settings: Settings, path: Path, title: str | None = None) -> D
     return DocumentInfo(
         id=doc_id,
         title=title or "",
+        given_title=title or "",
         year=None,
         pages=0,
         passages=0,
@@ -906,6 +924,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"index OK: {len(index.documents)} documents, {index.passage_count} passages, "
                 f"built {index.manifest['built_at']}, served from {_served_from(settings)}"
             )
+            for d in index.documents:
+                held = "unknown (rebuild to measure)" if d.coverage is None else f"{d.coverage:.1%}"
+                print(f"  {d.id}  {d.name}: {d.passages} passages, {d.sentences} sentences, text held {held}")
         elif args.command == "list":
             _print_documents(list_documents(settings), args.json)
         elif args.command == "add":

@@ -78,7 +78,8 @@ class Gazetteer:
         names = [
             n for n in self.by_name if len(_SUFFIX.sub("", n)) >= 2 or n.endswith(_ONE_CHARACTER_OK) and len(n) >= 2
         ]
-        self._names = re.compile("|".join(map(re.escape, sorted(names, key=len, reverse=True))))
+        #: Every official name, longest first (a pattern to find them in a text).
+        self.names = re.compile("|".join(map(re.escape, sorted(names, key=len, reverse=True))))
 
     def parents(self, place: Place) -> list[Place]:
         """The province and prefecture above ``place``, highest first."""
@@ -87,7 +88,7 @@ class Gazetteer:
 
     def named_in(self, text: str) -> list[str]:
         """The official place names that ``text`` contains, in order, longest match first."""
-        return [m.group(0) for m in self._names.finditer(text)]
+        return [m.group(0) for m in self.names.finditer(text)]
 
     def resolve(self, name: str, context: str = "") -> Place | None:
         """The place called ``name`` (full or short); of several with that name, the one

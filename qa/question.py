@@ -53,7 +53,7 @@ class Question:
     per_unit: bool  # asks for a rate per person, household, month…
     glossary: tuple[str, ...]  # ids of the glossary entries whose term it names
     places: tuple[str, ...]  # places it names
-    places_absent: tuple[str, ...]  # named places the report never mentions
+    places_absent: tuple[str, ...]  # named places the report never mentions, or is not about
     about_report: bool  # asks about the document itself
 
     @property
@@ -112,6 +112,11 @@ def analyze(text: str, retriever) -> Question:
         per_unit=bool(PER_UNIT.search(low)),
         glossary=tuple(retriever.passage_ids(retriever.glossary_hits(normalized))),
         places=places,
-        places_absent=tuple(p for p in places if not retriever.uses(p) and not retriever.uses(p[:-1])),
+        places_absent=tuple(
+            dict.fromkeys(
+                [p for p in places if not retriever.uses(p) and not retriever.uses(p[:-1])]
+                + list(retriever.place_mention(normalized).others)
+            )
+        ),
         about_report=retriever.about_report(normalized),
     )

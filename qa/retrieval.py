@@ -31,6 +31,7 @@ from .documents import match_form
 from .index import ReportIndex, document_name
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
+from .routing import PlaceMention, PlaceRouter
 from .spelling import Speller
 from .vocabulary import (
     ABOUT_DOCUMENT,
@@ -148,6 +149,8 @@ class Retriever:
         self.settings = settings or Settings()
         self.analyzer = Analyzer(index.terms)
         self.documents = {d.id: d for d in index.documents}
+        #: Which documents a question is about, by the places it names.
+        self.places = PlaceRouter(self.documents.values())
         self._scopes: dict[tuple, Retriever] = {}
         self._scope(None)
 
@@ -333,26 +336,51 @@ class Retriever:
                 fused[pos] += w.period * unit
         return fused
 
-    def preferred_documents(self, question: str) -> tuple[str, ...] | None:
-        """Among reports of several years, the ones a question is about (None: all).
+    def place_mention(self, question: str) -> PlaceMention:
+        """The searched documents whose place ``question`` names, and the places it names
+        that none of them is about (see :mod:`qa.routing`)."""
+        return self.places.mention(normalize_query_text(question), self.scope)
 
-        A year asked for a result is reviewed by the next year's report (2019年GDP → the
-        2020 report), a year asked for a target is planned in its own; 今年/去年 are read
-        against the newest report (the reader's "now"), and a question naming no year is
-        about now: the newest reports."""
-        if len(self._years) < 2:
-            return None
+    def place_documents(self, question: str) -> tuple[str, ...] | None:
+        """The searched documents whose place the question names (None: all of them, or
+        it names none)."""
+        named = self.place_mention(question).documents
+        searched = self.scope or tuple(self.documents)
+        return named if named and len(named) < len(searched) else None
+
+    def preferred_documents(self, question: str) -> tuple[str, ...] | None:
+        """Among the searched reports, the ones a question is about (None: all).
+
+        A question that names the places of some reports is about those. Among reports
+        of one place in several years, a year asked for a result is reviewed by the next
+        year's report (2019年GDP → the 2020 report), a year asked for a target is planned
+        in its own; 今年/去年 are read against that place's newest report (the reader's
+        "now"), and a question naming no year is about now: its newest report."""
+        searched = [d for d in self.documents.values() if self.scope is None or d.id in self.scope]
+        named = self.place_documents(question)
+        docs = [d for d in searched if named is None or d.id in named]
         low = normalize_query_text(question).lower()
-        years = years_named(low, self.year)
-        docs = [d for d in self.documents.values() if d.year is not None and (self.scope is None or d.id in self.scope)]
-        if years:
-            reviews = [d for d in docs if d.year - 1 in years]
-            plans = [d for d in docs if d.year in years]
-            chosen = (plans or reviews) if asks_plan(low) else (reviews or plans)
-        else:
-            chosen = [d for d in docs if d.year == self.year]
+        plan = asks_plan(low)
+        places: dict[str, list] = {}
+        for d in docs:
+            places.setdefault(d.place or d.id, []).append(d)
+        chosen = []
+        for group in places.values():
+            dated = [d for d in group if d.year is not None]
+            newest = max((d.year for d in dated), default=None)
+            if len({d.year for d in dated}) < 2:
+                chosen += group
+                continue
+            years = years_named(low, newest)
+            if years:
+                reviews = [d for d in dated if d.year - 1 in years]
+                plans = [d for d in dated if d.year in years]
+                pick = (plans or reviews) if plan else (reviews or plans)
+            else:
+                pick = [d for d in dated if d.year == newest]
+            chosen += pick or group
         ids = tuple(d.id for d in chosen)
-        return ids if ids and len(ids) < len(docs) else None
+        return ids if ids and len(ids) < len(searched) else None
 
     def search(self, question: str, k: int = 5, prefer: bool = True) -> list[Passage]:
         """The ``k`` best passages, best first; among reports of several years, those of

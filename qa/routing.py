@@ -25,6 +25,8 @@ _LATIN = re.compile(r"[a-z]+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 #: A Latin word this long may be one letter off a place's pinyin (hailar → hailaer).
 FUZZY_LATIN_CHARS = 5
+#: A place name followed by one of these names a landmark (安阳河, 北京路), not the place.
+_LANDMARK = re.compile(r"[河江湖山路街桥港站湾岛渠]")
 
 
 @functools.lru_cache(maxsize=1)
@@ -118,7 +120,7 @@ class PlaceRouter:
             for m in self._pattern.finditer(question):
                 if m.group(0) in self._names:
                     own |= keep(self._names[m.group(0)])
-                elif keep(self._parents[m.group(0)]):
+                elif keep(self._parents[m.group(0)]) and not _LANDMARK.match(question, m.end()):
                     parents.append(m.group(0))
         chinese = bool(_CJK.search(question))
         for word in _LATIN.findall(low):
@@ -130,8 +132,9 @@ class PlaceRouter:
                 own |= keep(self._initials[word])
         searched = set(self._codes) if allowed is None else {d for d in self._codes if d in allowed}
         others = []
-        for name in gazetteer().named_in(question):
-            if name in self._names or name in self._parents:
+        for m in gazetteer().names.finditer(question):
+            name = m.group(0)
+            if name in self._names or name in self._parents or _LANDMARK.match(question, m.end()):
                 continue
             place = gazetteer().resolve(name)
             codes = [self._codes[d] for d in searched]

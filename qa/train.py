@@ -33,7 +33,7 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -97,13 +97,15 @@ class Example:
     """One question with its candidates and their labels."""
 
     id: str
-    fold: int
+    fold: str
     type: str
     question: Question
     answers: list[str]
     candidates: list[Candidate]
     labels: np.ndarray  # bool, one per candidate
     contrast: bool = False
+    #: The documents it is asked of (None: all).
+    documents: tuple[str, ...] | None = None
 
     @property
     def matrix(self) -> np.ndarray:
@@ -116,20 +118,24 @@ def history_of(item: dict) -> list[dict]:
 
 
 def collect(items: list[dict], answerer) -> list[Example]:
-    """Examples for question-set items (follow-ups completed from their history)."""
+    """Examples for question-set items (follow-ups completed from their history), each
+    asked of its ``documents`` (None: all)."""
     out = []
     for n, item in enumerate(items):
-        q = answerer.analyze(item["question"], history_of(item))
-        out.append(_example(item["id"], item.get("fold", 0), item.get("type", ""), q, item["answers"], answerer))
+        documents = item.get("documents")
+        q = answerer.analyze(item["question"], history_of(item), documents)
+        out.append(
+            _example(item["id"], str(item.get("fold", 0)), item.get("type", ""), q, item["answers"], answerer, documents)
+        )
         if n % 50 == 49:
             log.info("features for %d of %d questions", n + 1, len(items))
     return out
 
 
-def _example(id_, fold, type_, q: Question, answers, answerer, contrast=False) -> Example:
-    _, found = answerer.candidates(q)
+def _example(id_, fold, type_, q: Question, answers, answerer, documents=None, contrast=False) -> Example:
+    _, found = answerer.candidates(q, documents)
     labels = np.array([holds(_shown_text(c), answers) for c in found], dtype=bool)
-    return Example(id_, fold, type_, q, list(answers), found, labels, contrast)
+    return Example(id_, fold, type_, q, list(answers), found, labels, contrast, documents)
 
 
 def _shown_text(c: Candidate) -> str:
@@ -140,13 +146,13 @@ def _shown_text(c: Candidate) -> str:
 
 def contrasts(examples: list[Example], answerer) -> list[Example]:
     """Questions the report does not answer, made from answerable written ones."""
-    retriever = answerer.retriever
-    year = retriever.year
-    places = [p for p in CONTRAST_PLACES if not retriever.uses(p)]
-    indicators = [i for i in CONTRAST_INDICATORS if not retriever.uses(i)]
-    things = [t for t in CONTRAST_THINGS if not retriever.uses(t)]
     out = []
     for n, ex in enumerate(e for e in examples if e.answers and not e.contrast and e.question.language == "zh"):
+        retriever = answerer.retriever.scoped(ex.documents)
+        year = retriever.year
+        places = [p for p in CONTRAST_PLACES if not retriever.uses(p)]
+        indicators = [i for i in CONTRAST_INDICATORS if not retriever.uses(i)]
+        things = [t for t in CONTRAST_THINGS if not retriever.uses(t)]
         text = ex.question.text
         variants = []
         if year is not None and ex.question.types & {"figure", "date"}:
@@ -162,7 +168,7 @@ def contrasts(examples: list[Example], answerer) -> list[Example]:
             variants.append(text.replace(ex.question.counted, things[n % len(things)], 1))
         for k, variant in enumerate(variants):
             q = analyze(variant, retriever)
-            out.append(_example(f"{ex.id}~{k}", ex.fold, "contrast", q, [], answerer, contrast=True))
+            out.append(_example(f"{ex.id}~{k}", ex.fold, "contrast", q, [], answerer, ex.documents, contrast=True))
     return out
 
 
@@ -228,8 +234,23 @@ def best_of(model: AnswerModel, example: Example) -> tuple[float, bool]:
     return model.confidence(example.matrix, probs), bool(example.labels[int(np.argmax(probs))])
 
 
-def _folds(examples: list[Example]) -> list[int]:
+#: Inner cross-validation (regularisation, the judge's out-of-fold scores, thresholds)
+#: groups the training folds into at most this many.
+INNER_FOLDS = 5
+
+
+def _folds(examples: list[Example]) -> list[str]:
     return sorted({e.fold for e in examples})
+
+
+def _inner(examples: list[Example]) -> list[Example]:
+    """``examples`` with their folds grouped into at most :data:`INNER_FOLDS` (round
+    robin over the sorted fold names, so each group mixes question sets)."""
+    folds = _folds(examples)
+    if len(folds) <= INNER_FOLDS:
+        return examples
+    group = {f: str(i % INNER_FOLDS) for i, f in enumerate(folds)}
+    return [replace(e, fold=group[e.fold]) for e in examples]
 
 
 def _out_of_fold(examples: list[Example], params: Params) -> list[tuple[Example, float, bool]]:
@@ -289,6 +310,7 @@ def fit(examples: list[Example]) -> AnswerModel:
 
     if len(_folds(examples)) < 2:
         raise ValueError("training needs questions in at least two folds")
+    examples = _inner(examples)
     params = min(itertools.product(C_GRID, CONTRAST_WEIGHTS), key=lambda p: _log_loss(examples, p))
     scored = _out_of_fold(examples, params)
     confident, tentative = choose_thresholds(scored)
@@ -306,16 +328,21 @@ def fit(examples: list[Example]) -> AnswerModel:
     return AnswerModel(base.features, base.ranker, base.judge, base.flags, confident, tentative, info)
 
 
-def cross_validated_models(examples: list[Example]) -> dict[int, AnswerModel]:
-    """One model per fold, each fitted (thresholds included) without that fold."""
-    return {fold: fit([e for e in examples if e.fold != fold]) for fold in _folds(examples)}
+def cross_validated_models(examples: list[Example], held: list[str] | None = None) -> dict[str, AnswerModel]:
+    """One model per fold of ``held`` (default: every fold), each fitted (thresholds
+    included) without that fold."""
+    models = {}
+    for fold in held or _folds(examples):
+        log.info("fitting without fold %s", fold)
+        models[fold] = fit([e for e in examples if e.fold != fold])
+    return models
 
 
 def _reciprocal_ranks(items: list[dict], retriever, fusion: Fusion, questions: list[str]) -> np.ndarray:
     tuned = retriever.with_fusion(fusion)
     out = []
     for item, text in zip(items, questions):
-        passages = tuned.search(text, k=10)
+        passages = tuned.scoped(item.get("documents")).search(text, k=10)
         ranks = [i for i, p in enumerate(passages) if holds(p.text, item["answers"])]
         out.append(1.0 / (ranks[0] + 1) if ranks else 0.0)
     return np.array(out)
@@ -327,8 +354,8 @@ def tune_fusion(items: list[dict], answerer) -> tuple[Fusion, dict]:
     import itertools
 
     answerable = [i for i in items if i["answers"]]
-    questions = [answerer.analyze(i["question"], history_of(i)).text for i in answerable]
-    folds = np.array([i.get("fold", 0) for i in answerable])
+    questions = [answerer.analyze(i["question"], history_of(i), i.get("documents")).text for i in answerable]
+    folds = np.array([str(i.get("fold", 0)) for i in answerable])
     keys = list(FUSION_GRID)
     grid = [Fusion(**dict(zip(keys, values))) for values in itertools.product(*FUSION_GRID.values())]
     table = np.stack([_reciprocal_ranks(answerable, answerer.retriever, f, questions) for f in grid])
@@ -353,36 +380,36 @@ def training_examples(items: list[dict], answerer) -> list[Example]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .engine import default_engine
-    from .eval import load_questions
+    from .eval import corpus_engine, question_sets
 
     parser = argparse.ArgumentParser(
         prog="python -m qa.train", description="Fit the fusion weights and the answer model."
     )
+    parser.add_argument("questions", nargs="+", help="JSON lines files of questions (see qa.eval)")
     parser.add_argument(
-        "questions", nargs="?", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "dev.jsonl")
+        "--corpus", metavar="DIR", help="the reports the questions' 'doc' names, indexed beside the bundled report"
     )
     parser.add_argument("--out", default=str(DEFAULT_MODEL_PATH), help="where to write the fitted weights (JSON)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     console.setup(args.verbose)
     try:
-        items = load_questions(args.questions)
+        engine, ids = corpus_engine(args.corpus)
+        items = question_sets(args.questions, ids, Path(engine.settings.corpus).stem if args.corpus else None)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     started = time.perf_counter()
-    answerer = untrained_answerer(default_engine().untuned_retriever())
+    answerer = untrained_answerer(engine.untuned_retriever())
     fusion, fusion_info = tune_fusion(items, answerer)
     print(
         f"fusion weights: {fusion} — MRR@10 {fusion_info['mrr_in_sample']} in sample, "
-        f"{fusion_info['mrr_cross_validated']} cross-validated ({fusion_info['folds_agreeing']} of 5 folds choose the same)"
+        f"{fusion_info['mrr_cross_validated']} cross-validated ({fusion_info['folds_agreeing']} folds choose the same)"
     )
     answerer.retriever = answerer.retriever.with_fusion(fusion)
     model = fit(training_examples(items, answerer))
-    model = AnswerModel(
-        **{**model.__dict__, "info": {**model.info, "source": Path(args.questions).name, "fusion": fusion_info}}
-    )
+    sources = [Path(q).name for q in args.questions]
+    model = AnswerModel(**{**model.__dict__, "info": {**model.info, "source": sources, "fusion": fusion_info}})
     Fitted(fusion, model).save(args.out)
     print(
         f"answer model: {model.info['questions']} questions (+{model.info['contrast_questions']} contrast), "
