@@ -143,7 +143,7 @@ def _synthetic(engine, sizes: list[int], questions: list[str], stores: tuple[str
                 "model": engine.settings.model,
                 "model_fingerprint": engine.embedder.fingerprint,
             }
-            stats = {"synthetic": document_stats(chunks, tokens, analyzer.words)}
+            stats = {"synthetic": document_stats(chunks, tokens)}
             index = ReportIndex(
                 chunks, dense, bm25, base.terms, manifest, synthetic_sentences, sentence_vectors, [info], stats
             )

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .readers import Source, read_source, text_source
-from .vocabulary import chinese_number
+from .vocabulary import chinese_number, spoken_years
 
 __all__ = [
     "Block",
@@ -240,6 +240,12 @@ class Document:
         return self.facts.place
 
     @property
+    def years(self) -> tuple[int, ...]:
+        """The years the report speaks of (see :func:`qa.vocabulary.spoken_years`)."""
+        headings = [b.text for b in self.blocks if b.kind in ("part", "section", "subsection")]
+        return tuple(sorted(spoken_years(self.text[: self.glossary_start], headings, self.year)))
+
+    @property
     def title(self) -> str:
         return self.facts.title
 
@@ -274,7 +280,7 @@ def _place_of(raw: str, context: str) -> tuple[str, str, str]:
     from .places import gazetteer
 
     places = gazetteer()
-    named = places.named_in(raw) or ([raw] if raw else [])
+    named = places.named_in(raw) or ([raw] if raw.strip("市区县旗州盟省") else [])
     if not named:
         return "", "", ""
     local = named[-1]
@@ -294,9 +300,10 @@ def read_facts(cover: list[str], text: str, name: str = "") -> DocumentFacts:
     """The facts of a report from its ``cover`` lines (any order), its ``text`` (which
     places it names) and its file ``name`` (a year, when the cover has no date)."""
     lines = [_squash(line).strip("—-－ ") for line in cover]
-    session = next((m for line in lines if (m := SESSION_RE.search(line))), None)
+    joined = "".join(lines)  # a printed session line may wrap
+    session = SESSION_RE.search(joined)
     speaker = next((m for line in lines if (m := SPEAKER_RE.match(line))), None)
-    dated = next((d for line in lines if (d := _date(line))), None)
+    dated = next((d for line in lines if (d := _date(line))), None) or _date(joined)
     raw = session.group("place") if session else ""
     if not raw.strip("市区县旗州盟省") and speaker and speaker.group("body"):
         raw = speaker.group("body").removesuffix("人民政府")

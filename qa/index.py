@@ -71,7 +71,7 @@ __all__ = [
     "remove_document",
 ]
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 FIX_COMMAND = "qa-index build"
 #: Exact search is fast enough up to this many passages (~5 ms at 100k on 2 cores).
 FLAT_LIMIT = 200_000
@@ -156,6 +156,9 @@ class DocumentInfo:
     #: Share of the source's sentences that its passages hold (1.0: nothing lost; see
     #: :func:`qa.chunking.coverage`).
     coverage: float | None = None
+    #: The years the report speaks of: its own, the one it reviews, the periods its
+    #: headings name, the years its targets run to (see :attr:`qa.documents.Document.years`).
+    years: tuple[int, ...] = ()
     #: The title given when it was added (``qa-index add --title``), if any: it wins
     #: over the one read from the document every time the document is indexed again.
     given_title: str = ""
@@ -352,6 +355,7 @@ def _prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progr
             "year": doc.year,
             "pages": doc.page_count,
             "coverage": round(held.share, 4),
+            "years": doc.years,
             **{k: getattr(doc.facts, k) for k in ("place", "place_full", "level", "date", "meeting", "speaker", "office")},
             "passages": len(chunks),
             "sentences": len(sentences),
@@ -475,7 +479,7 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
     stats, start = {}, 0
     for pieces in documents:
         end = start + len(pieces.chunks)
-        stats[pieces.info.id] = document_stats(pieces.chunks, tokens[start:end], analyzer.words)
+        stats[pieces.info.id] = document_stats(pieces.chunks, tokens[start:end])
         start = end
 
     content_key = hashlib.sha1(

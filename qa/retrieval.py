@@ -38,10 +38,8 @@ from .vocabulary import (
     PREFERRED_PERIODS,
     absolute_years,
     asks_plan,
-    is_place,
     latin_words,
     period_cues,
-    place_level,
     years_named,
 )
 
@@ -127,13 +125,11 @@ def validate_documents(documents) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(documents))
 
 
-def subject_words(cover_words) -> frozenset[str]:
-    """The most local places among the cover's words, with and without their suffix."""
-    places = [w for words in cover_words for w in words if is_place(w)]
-    if not places:
-        return frozenset()
-    local = max(place_level(p) for p in places)
-    return frozenset(w for p in places if place_level(p) == local for w in (p, p[:-1]))
+def subject_words(documents) -> frozenset[str]:
+    """The ways of naming the places ``documents`` are about (易县, 北关, 安阳市北关区)."""
+    from .places import short_name
+
+    return frozenset(w for d in documents if d.place for w in (d.place, short_name(d.place), d.place_full) if w)
 
 
 class Retriever:
@@ -166,18 +162,19 @@ class Retriever:
             d.sentences for d in self.documents.values() if documents is None or d.id in documents
         )
         self._calibration = self.index.sentence_sample(documents, CALIBRATION_SAMPLE)
-        #: The places the documents are about: the most local one each cover names
-        #: (北关区 in 安阳市北关区). Every sentence is about it, so a question naming it
-        #: asks nothing by it (安阳市, the city, stays a topic: its figures are not the district's).
-        self.subject_words = frozenset().union(*(subject_words(w) for w in self.stats.cover_words.values()))
+        #: The places the documents are about (北关区, 安阳市北关区). Every sentence is
+        #: about it, so a question naming it asks nothing by it (安阳市, the city, stays a
+        #: topic: its figures are not the district's).
+        self.subject_words = subject_words(d for d in self.documents.values() if documents is None or d.id in documents)
         self._glossary = self.stats.glossary
         #: Reads a misspelt question word as the documents' own (建筑叶 → 建筑业).
         self.speller = Speller(self.stats.doc_freq, self.stats.uses, latin_words())
-        years = [
-            d.year for d in self.documents.values() if d.year is not None and (documents is None or d.id in documents)
-        ]
+        searched = [d for d in self.documents.values() if documents is None or d.id in documents]
+        years = [d.year for d in searched if d.year is not None]
         self._year = max(years) if years else None
         self._years = set(years)
+        #: The years the searched documents speak of.
+        self.covered_years = {y for d in searched for y in (d.years or (d.year, d.year - 1) if d.year else ())}
 
     def uses(self, word: str) -> bool:
         """Whether the documents searched use ``word`` (a word they never use is the
@@ -220,11 +217,6 @@ class Retriever:
     def year(self) -> int | None:
         """The newest searched document's own year (今年), from its cover date."""
         return self._year
-
-    @property
-    def covered_years(self) -> set[int]:
-        """The years the searched documents speak of: their own and the ones they review."""
-        return {y for year in self._years for y in (year, year - 1)}
 
     def year_of(self, passage: "Passage") -> int | None:
         """The year of the document a passage comes from."""

@@ -9,8 +9,8 @@ and merged for the documents searched (:func:`merge`):
   how many words the passages have (BM25's average length);
 - which characters and character pairs occur, to tell the words a report never uses
   (a word is used when each of its character pairs occurs);
-- the words of the cover (what the report is about), the glossary terms with where
-  their entries stand, and where the cover and the imprint stand.
+- the glossary terms with where their entries stand, and where the cover and the
+  imprint stand.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ class DocumentStats:
     doc_freq: dict[str, int]
     #: Distinct character pairs of its text, lowercased.
     pairs: tuple[str, ...]
-    #: The words of each cover passage.
-    cover_words: tuple[tuple[str, ...], ...]
     #: (a way a question names a glossary term, the entry's position).
     glossary: tuple[tuple[str, int], ...]
     #: Positions of the cover and the closing imprint.
@@ -52,7 +50,6 @@ class DocumentStats:
             tokens=int(data["tokens"]),
             doc_freq={str(k): int(v) for k, v in data["doc_freq"].items()},
             pairs=tuple(data["pairs"]),
-            cover_words=tuple(tuple(w) for w in data["cover_words"]),
             glossary=tuple((str(k), int(p)) for k, p in data["glossary"]),
             meta=tuple(int(p) for p in data["meta"]),
         )
@@ -63,9 +60,8 @@ def _pairs(text: str) -> set[str]:
     return {low[i : i + 2] for i in range(len(low) - 1)} | set(low)
 
 
-def document_stats(chunks: list[Chunk], tokens: list[list[str]], words) -> DocumentStats:
-    """The stats of one document's ``chunks``, with each one's BM25 ``tokens`` and a
-    ``words(text)`` function (the analyzer's) for the cover."""
+def document_stats(chunks: list[Chunk], tokens: list[list[str]]) -> DocumentStats:
+    """The stats of one document's ``chunks``, with each one's BM25 ``tokens``."""
     doc_freq: Counter[str] = Counter(t for toks in tokens for t in set(toks))
     pairs: set[str] = set()
     for c in chunks:
@@ -82,7 +78,6 @@ def document_stats(chunks: list[Chunk], tokens: list[list[str]], words) -> Docum
         tokens=sum(len(t) for t in tokens),
         doc_freq=dict(doc_freq),
         pairs=tuple(sorted(pairs)),
-        cover_words=tuple(tuple(words(c.text)) for c in chunks if c.kind == "cover"),
         glossary=tuple(glossary),
         meta=tuple(n for n, c in enumerate(chunks) if c.kind in ("cover", "closing")),
     )
@@ -96,8 +91,6 @@ class CorpusStats:
     tokens: int = 0
     doc_freq: Counter = field(default_factory=Counter)
     pairs: set[str] = field(default_factory=set)
-    #: Document id → the words of its cover passages.
-    cover_words: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     #: (key, passage position), longest keys first.
     glossary: list[tuple[str, int]] = field(default_factory=list)
     meta: list[int] = field(default_factory=list)
@@ -120,7 +113,6 @@ class CorpusStats:
             "tokens": self.tokens,
             "doc_freq": dict(self.doc_freq),
             "pairs": sorted(self.pairs),
-            "cover_words": self.cover_words,
             "glossary": self.glossary,
             "meta": self.meta,
         }
@@ -132,7 +124,6 @@ class CorpusStats:
             tokens=int(data["tokens"]),
             doc_freq=Counter({str(k): int(v) for k, v in data["doc_freq"].items()}),
             pairs=set(data["pairs"]),
-            cover_words={d: tuple(tuple(w) for w in words) for d, words in data["cover_words"].items()},
             glossary=[(str(k), int(p)) for k, p in data["glossary"]],
             meta=[int(p) for p in data["meta"]],
         )
@@ -147,7 +138,6 @@ def merge(parts: Iterable[tuple[str, DocumentStats, object]]) -> CorpusStats:
         out.tokens += stats.tokens
         out.doc_freq.update(stats.doc_freq)
         out.pairs.update(stats.pairs)
-        out.cover_words[doc] = stats.cover_words
         out.glossary += [(key, position(n)) for key, n in stats.glossary]
         out.meta += [position(n) for n in stats.meta]
     out.glossary.sort(key=lambda kv: -len(kv[0]))

@@ -149,14 +149,14 @@ def contrasts(examples: list[Example], answerer) -> list[Example]:
     out = []
     for n, ex in enumerate(e for e in examples if e.answers and not e.contrast and e.question.language == "zh"):
         retriever = answerer.retriever.scoped(ex.documents)
-        year = retriever.year
+        earliest = min(retriever.covered_years, default=None)
         places = [p for p in CONTRAST_PLACES if not retriever.uses(p)]
         indicators = [i for i in CONTRAST_INDICATORS if not retriever.uses(i)]
         things = [t for t in CONTRAST_THINGS if not retriever.uses(t)]
         text = ex.question.text
         variants = []
-        if year is not None and ex.question.types & {"figure", "date"}:
-            variants.append(f"{year - 6 - n % 3}年{strip_time(text)}")
+        if earliest is not None and ex.question.types & {"figure", "date"}:
+            variants.append(f"{earliest - 2 - n % 3}年{strip_time(text)}")
         if places:
             place = places[n % len(places)]
             named = [p for p in ex.question.places if retriever.uses(p)]

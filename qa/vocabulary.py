@@ -41,13 +41,14 @@ __all__ = [
     "is_reason",
     "PER_UNIT",
     "is_place",
-    "place_level",
     "OFFICE",
     "REVIEW_PART",
     "COMPARISON",
     "asks_comparison",
     "absolute_years",
     "chinese_number",
+    "five_year_plans",
+    "spoken_years",
 ]
 
 _DATA = Path(__file__).resolve().parent / "data"
@@ -261,14 +262,6 @@ _NOT_A_PLACE = re.compile(
 )
 
 
-_PLACE_LEVELS = {"省": 0, "市": 1, "县": 2, "区": 2, "镇": 3, "乡": 3}
-
-
-def place_level(place: str) -> int:
-    """How local a place is by its suffix: 省 0, 市 1, 县/区 2, 镇/乡 3."""
-    return _PLACE_LEVELS.get(place[-1], 0)
-
-
 def is_place(word: str) -> bool:
     """Whether a word names a place (安阳市, 北关区, 柏庄镇), not 小区 or 全市."""
     return bool(_PLACE_WORD.match(word)) and not _NOT_A_PLACE.search(word) and len(word) >= 3
@@ -323,6 +316,37 @@ def years_named(question: str, report_year: int | None) -> set[int]:
     years |= {2000 + int(y) for y in _SHORT_YEAR.findall(question)}
     if report_year is not None:
         years |= {report_year + RELATIVE_YEARS[m.group(0).lower()] for m in _RELATIVE.finditer(question)}
+    return years
+
+
+#: A five-year plan by its number (“十四五”): the 6th (1981–1985) and every one after
+#: it follow on, five years each.
+_FIVE_YEAR_PLAN = re.compile(r"十([一二三四五六七八九]?)五[”\"]?(?:规划|计划|时期|期间|末|以来|初|经济社会|发展|的)")
+#: A target year: 到2025年, 2025年前, 2025年底.
+_TARGET_YEAR = re.compile(r"(?:到|至)((?:19|20)\d\d)年|((?:19|20)\d\d)年(?:前|底前|以前)")
+
+
+def five_year_plans(text: str) -> set[int]:
+    """The years of the five-year plans ``text`` names (十三五时期 → 2016 … 2020)."""
+    years: set[int] = set()
+    for m in _FIVE_YEAR_PLAN.finditer(text):
+        number = 10 + chinese_number(m.group(1)) if m.group(1) else 10
+        start = 1981 + 5 * (number - 6)
+        years |= set(range(start, start + 5))
+    return years
+
+
+def spoken_years(text: str, headings: list[str], report_year: int | None) -> set[int]:
+    """The years a report speaks of: its own and the one it reviews, the years and
+    five-year plans its headings name (“十三五”时期和2020年工作回顾; 过去五年: the five
+    years before its own), and the years its targets run to (到2025年). A plan merely
+    mentioned in the text (“十三五”收官之年) is no period the report gives figures for."""
+    years = {report_year, report_year - 1} if report_year else set()
+    for heading in headings:
+        years |= years_named(heading, None) | five_year_plans(heading)
+        if report_year and re.search(r"过去五年|五年来|五年工作", heading):
+            years |= set(range(report_year - 5, report_year))
+    years |= {int(a or b) for a, b in _TARGET_YEAR.findall(text)}
     return years
 
 
