@@ -31,7 +31,7 @@ __all__ = [
 
 #: Bump when chunk boundaries or fields change: a saved index built by another
 #: version is then reported stale.
-CHUNKER_VERSION = "9"
+CHUNKER_VERSION = "10"
 #: A sentence shorter than this is a topic line (``创新招商引资。``): it is quoted
 #: together with the sentence after it.
 TOPIC_LINE_CHARS = 14
@@ -124,12 +124,17 @@ def _pieces(text: str, pattern: re.Pattern = _SENTENCE_END) -> list[str]:
     out: list[str] = []
     current = ""
     for unit in units:
-        if current and len(current) + len(unit) > goal * 1.15:
+        # A piece is closed when the next unit would make it too long, unless it is
+        # still tiny (a short opening sentence belongs with what follows it).
+        if len(current.strip()) >= MIN_CHARS and len(current) + len(unit) > goal * 1.15:
             out.append(current)
             current = ""
         current += unit
     if current:
-        out.append(current)
+        if out and len(current.strip()) < MIN_CHARS and len(out[-1]) + len(current) <= HARD_MAX_CHARS:
+            out[-1] += current  # nor is a short closing sentence a passage of its own
+        else:
+            out.append(current)
     return out
 
 

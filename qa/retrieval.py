@@ -166,6 +166,8 @@ class Retriever:
         #: about it, so a question naming it asks nothing by it (安阳市, the city, stays a
         #: topic: its figures are not the district's).
         self.subject_words = subject_words(d for d in self.documents.values() if documents is None or d.id in documents)
+        names = sorted(self.subject_words, key=len, reverse=True)
+        self._subject = re.compile("|".join(map(re.escape, names))) if names else None
         self._glossary = self.stats.glossary
         #: Reads a misspelt question word as the documents' own (建筑叶 → 建筑业).
         self.speller = Speller(self.stats.doc_freq, self.stats.uses, latin_words())
@@ -296,10 +298,20 @@ class Retriever:
         tokens = self.analyzer.query_tokens(query)
         return self.index.lexical_search(tokens, n, self.scope) if tokens else np.empty(0, dtype=np.int64)
 
+    def search_text(self, question: str) -> str:
+        """What is searched for: the question normalised and spelled right, without the
+        names of the places the searched reports are about (every passage is about them:
+        they would only draw the passages that name them, the least informative)."""
+        query = self.speller.correct(normalize_query_text(question))
+        if self._subject is None:
+            return query
+        stripped = self._subject.sub("", query)
+        return stripped if stripped.strip(" ，,。？?的") else query
+
     def scores(self, question: str, k: int = 0) -> dict[int, float]:
         """Fused score of every candidate passage (by position in the index); each ranking
         contributes at least ``k`` candidates so that ``k`` passages can be returned."""
-        query = self.speller.correct(normalize_query_text(question))
+        query = self.search_text(question)
         n = min(max(self.settings.candidates, k), self.passage_count)
         fused: dict[int, float] = {}
         w = self.fusion

@@ -8,7 +8,7 @@ import pytest
 
 import qa
 from qa.answer import CONFIDENT, NOT_FOUND, TENTATIVE, TENTATIVE_LEAD, Answerer, validate_history
-from qa.eval import cross_validated, evaluate, load_questions
+from qa.eval import cross_validated_answerers, evaluate, load_questions, question_sets
 
 from .conftest import DEV
 
@@ -170,7 +170,8 @@ def test_input_rules_match_retrieve():
 
 def test_answer_quality_floor_cross_validated(engine):
     """Each fold answered by a model fitted without it: the figures that generalise."""
-    report = cross_validated(load_questions(DEV), engine)
+    questions = question_sets([DEV], {})
+    report = evaluate(questions, engine, cross_validated_answerers(questions, engine))
     overall = report.rows["overall"]
     assert overall["conf_ok"] >= 0.93, report.table()  # confident answers are right
     assert overall["shown"] >= 0.90, report.table()  # the sentence shown holds the answer
