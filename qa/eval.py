@@ -289,17 +289,18 @@ def question_sets(paths: list[str | Path], ids: dict[str, str], default: str | N
     return out
 
 
-def evaluate_corpus(questions: list[dict], engine, answerers=None) -> tuple[Report, Report]:
-    """(asked within each question's report, asked across all documents), per report."""
+def evaluate_corpus(questions: list[dict], engine, answerers=None, by: str = "doc") -> tuple[Report, Report]:
+    """(asked within each question's report, asked across all documents), a row per
+    value of the items' ``by`` field (their report, or their type)."""
     expected = lambda q: q["documents"][0]  # noqa: E731
-    within = evaluate(questions, engine, answerers, scope=lambda q: q["documents"], by="doc")
-    across = evaluate(questions, engine, answerers, by="doc", expected=expected)
+    within = evaluate(questions, engine, answerers, scope=lambda q: q["documents"], by=by)
+    across = evaluate(questions, engine, answerers, by=by, expected=expected)
     shares = {d.id: d.coverage for d in engine.documents()}
     for report in (within, across):
         for row in report.rows.values():
             row["coverage"] = None
         for q in questions:
-            report.rows[str(q.get("doc"))]["coverage"] = shares.get(expected(q))
+            report.rows[str(q.get(by))]["coverage"] = shares.get(expected(q)) if by == "doc" else None
         known = [r["coverage"] for r in report.rows.values() if r["coverage"] is not None]
         report.rows["overall"]["coverage"] = min(known) if known else None
     return within, across
@@ -319,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "--train-with", nargs="+", default=[], metavar="FILE", help="with --cv: more question sets to fit on, whole"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="list the misses")
+    parser.add_argument("--by", choices=("type", "doc"), help="a row per type or per report (default: per report with --corpus)")
     parser.add_argument("--documents", nargs="+", metavar="ID", help="ask only these documents (default: all)")
     parser.add_argument(
         "--store", choices=("local", "milvus"), help="milvus: answer from both stores and print them side by side"
@@ -341,9 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     for n, (title, _) in enumerate(runs):
         answerers = cross_validated_answerers(questions, engine, train_with) if n else None
         if args.corpus:
-            reports = zip(("within each report", "across all documents"), evaluate_corpus(questions, engine, answerers))
+            by = args.by or "doc"
+            reports = zip(("within each report", "across all documents"), evaluate_corpus(questions, engine, answerers, by))
         else:
-            reports = [("", evaluate(questions, engine, answerers, documents=args.documents))]
+            reports = [("", evaluate(questions, engine, answerers, documents=args.documents, by=args.by or "type"))]
         for scope, report in reports:
             if args.verbose:
                 print("\n".join(report.failures) or "no misses")

@@ -25,9 +25,10 @@ __all__ = ["Place", "Gazetteer", "gazetteer", "short_name", "LEVEL_NAMES"]
 
 #: What a level is called, for ``DocumentInfo.level``.
 LEVEL_NAMES = ("省", "市", "县")
-#: Administrative suffixes, longest first; what remains is a place's short name (河池市 → 河池).
-_SUFFIX = re.compile(
-    r"(?:(?:[\u4e00-\u9fff]{1,3}族)*自治(?:区|州|县|旗)|特别行政区|林区|特区|地区|省|市|州|盟|县|区|旗)$"
+#: A name: the shortest stem of two characters or more, then its administrative suffix
+#: (河池市 → 河池, 广西壮族自治区 → 广西).
+_NAME = re.compile(
+    r"(?P<stem>.{2,}?)(?:(?:[\u4e00-\u9fff]{1,3}族)*自治(?:区|州|县|旗)|特别行政区|林区|特区|地区|省|市|州|盟|县|区|旗)"
 )
 #: County-level names whose short name is one character are found only in these forms
 #: (易县 yes; 城区, 郊区, 矿区 are ordinary words).
@@ -37,8 +38,8 @@ _ONE_CHARACTER_OK = ("县", "旗")
 def short_name(name: str) -> str:
     """``河池市`` → ``河池``, ``广西壮族自治区`` → ``广西``, ``易县`` → ``易县`` (a short
     name keeps at least two characters)."""
-    stem = _SUFFIX.sub("", name)
-    return stem if len(stem) >= 2 else name
+    m = _NAME.fullmatch(name)
+    return m.group("stem") if m else name
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,7 @@ class Gazetteer:
                 continue
             self.by_code[place.code] = place
             self.by_name.setdefault(name, []).append(place)
-        names = [
-            n for n in self.by_name if len(_SUFFIX.sub("", n)) >= 2 or n.endswith(_ONE_CHARACTER_OK) and len(n) >= 2
-        ]
+        names = [n for n in self.by_name if _NAME.fullmatch(n) or n.endswith(_ONE_CHARACTER_OK) and len(n) >= 2]
         #: Every official name, longest first (a pattern to find them in a text).
         self.names = re.compile("|".join(map(re.escape, sorted(names, key=len, reverse=True))))
 

@@ -200,14 +200,15 @@ class Retriever:
         if unknown or not key:
             known = ", ".join(self.documents) or "none"
             raise ValueError(f"unknown document id {unknown[0] if unknown else '(none given)'!r}; documents: {known}")
-        cached = self._scopes.get((key, self.fusion))
-        if cached is not None:
-            return cached
-        other = copy.copy(self)  # shares the index, the model and this cache
-        other._scope(key)
-        if len(self._scopes) < MAX_SCOPES:
-            self._scopes[(key, self.fusion)] = other
-        return other
+        cached = self._scopes.get(key)
+        if cached is None:
+            cached = copy.copy(self)  # shares the index, the model and this cache
+            cached._scope(key)
+            if len(self._scopes) < MAX_SCOPES:
+                self._scopes[key] = cached
+        # What a scope computes (its stats, speller, calibration) does not depend on the
+        # fusion weights: one scope serves every set of weights.
+        return cached if cached.fusion == self.fusion else cached.with_fusion(self.fusion)
 
     def with_fusion(self, fusion: Fusion) -> "Retriever":
         """The same retriever (index, model, caches shared) with other fusion weights."""

@@ -116,12 +116,17 @@ class PlaceRouter:
         low = question.lower()
         own: set[str] = set()
         parents: list[str] = []
+        unsearched: list[str] = []
         if self._pattern is not None:
             for m in self._pattern.finditer(question):
-                if m.group(0) in self._names:
-                    own |= keep(self._names[m.group(0)])
-                elif keep(self._parents[m.group(0)]) and not _LANDMARK.match(question, m.end()):
-                    parents.append(m.group(0))
+                name = m.group(0)
+                if name in self._names:
+                    ids = keep(self._names[name])
+                    own |= ids
+                    if not ids:  # an indexed report's place, but not one searched
+                        unsearched.append(name)
+                elif keep(self._parents[name]) and not _LANDMARK.match(question, m.end()):
+                    parents.append(name)
         chinese = bool(_CJK.search(question))
         for word in _LATIN.findall(low):
             if word in self._latin:
@@ -142,7 +147,7 @@ class PlaceRouter:
                 continue  # a subdivision of a searched report's place
             others.append(name)
         if not own:
-            others = parents + others  # a parent named alone: the question is about it as a whole
+            others = unsearched + parents + others  # a parent named alone: the question is about it as a whole
         return PlaceMention(tuple(sorted(own)), tuple(dict.fromkeys(others)))
 
 
