@@ -31,7 +31,7 @@ __all__ = [
 
 #: Bump when chunk boundaries or fields change: a saved index built by another
 #: version is then reported stale.
-CHUNKER_VERSION = "10"
+CHUNKER_VERSION = "11"
 #: A sentence shorter than this is a topic line (``创新招商引资。``): it is quoted
 #: together with the sentence after it.
 TOPIC_LINE_CHARS = 14

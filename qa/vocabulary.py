@@ -100,13 +100,15 @@ def expansions(text: str, latin_only: bool = False) -> list[str]:
 
 # -- figures, units, dates ---------------------------------------------------------------
 
-_COUNT_UNITS = "个|家|人|户|项|件|名|所|座|条|套|处|份|例|次|批|台|辆|间|张|棵|只|场|届"
-_AREA_UNITS = "平方米|平方公里|亩|公顷|米|公里"
+_COUNT_UNITS = "个|家|人|户|项|件|名|所|座|条|套|处|份|例|次|批|台|辆|间|张|棵|只|场|届|起|枚|头|栋|部"
+_AREA_UNITS = "平方米|平方公里|平米|亩|公顷|米|公里"
+#: Per cent, as ASCII or full width (reports write both: 7.5%, 7.5％).
+_PERCENT = "%|％"
 _MONEY_UNITS = "元|美元"
 #: A number with its unit (``139.66亿元``, ``4.5%``, ``8所``): also a word for the tokenizer.
 QUANTITY = re.compile(
     r"\d+(?:\.\d+)?(?:余|多)?(?:万|亿)?"
-    rf"(?:{_AREA_UNITS}|万?{_MONEY_UNITS}|%|个百分点|{_COUNT_UNITS}|吨|天|级|倍|类|年|月|日|小时|分钟)"
+    rf"(?:{_AREA_UNITS}|万?{_MONEY_UNITS}|{_PERCENT}|个百分点|{_COUNT_UNITS}|吨|天|级|倍|类|年|月|日|小时|分钟)"
 )
 #: A figure as reports write it: an optional qualifier, a quantity (or a few Chinese
 #: numerals before a classifier, a fraction) and an optional bound.
@@ -114,6 +116,7 @@ FIGURE = re.compile(
     r"(?:突破|超过|超|达到|达|约|近|累计|完成|增长|下降|提高|减少)?"
     rf"(?:{QUANTITY.pattern}"
     r"|[一二三四五六七八九十两]+(?:分之[一二三四五六七八九十]+|成)"
+    r"|[一二三四五六七八九十两百千]+(?:万|亿)元"
     r"|第?[一二三四五六七八九十两]+(?:类|级|次|项|家|座|所|条|种|批))"
     r"(?:以上|左右|以内|以下|余|多)?"
 )
@@ -123,7 +126,7 @@ DATE = re.compile(
 )
 
 _FIGURE_KINDS = (
-    ("percent", re.compile(r"%|个百分点|分之|成$")),
+    ("percent", re.compile(rf"{_PERCENT}|个百分点|分之|成$")),
     ("money", re.compile(rf"(?:{_MONEY_UNITS})(?:以上|左右|以内|以下|余|多)?$")),
     ("area", re.compile(rf"(?:{_AREA_UNITS})(?:以上|左右|以内|以下|余|多)?$")),
     ("count", re.compile(rf"(?:{_COUNT_UNITS}|类|种|批|级)(?:以上|左右|以内|以下|余|多)?$")),
@@ -144,26 +147,32 @@ def figure_kind(figure: str) -> str:
 _MEASURE_UNITS = (
     "微克|毫克|克|公斤|千克|吨|立方米|平方米|平方公里|公顷|亩|公里|千米|米|千瓦时|千瓦|兆瓦|度|小时|分钟|天|岁"
 )
+#: Things counted in money: 多少税 asks an amount, not a number of things.
+_MONEY_NOUNS = "税|费|资金|收入|投资|利润|产值|贷款|补贴|补助|利|销售额|营业额|成本|工资"
 #: The kinds of answer a question can ask for, each recognised by Chinese and English cues.
 _ASKS: dict[str, re.Pattern] = {
     "percent": re.compile(
-        r"增速|增幅|增长率|百分之?|比例|比重|占比|率[是为多有]|(?:增长|下降|提高|降低|增加)(?:了)?多少(?!钱|元|人|户|个|家|项|件|天|亩)"
+        r"增速|增幅|增长率|百分之?|比例|比重|占比|占多少|占了?几成|几成|多大(?:份|比例)|率[是为多有]"
+        r"|(?:增长|下降|提高|降低|增加)(?:了)?多少(?!钱|元|人|户|个|家|项|件|天|亩)"
         r"|\b(?:percent|percentage|rate|share|growth)\b",
         re.I,
     ),
     "money": re.compile(
-        r"多少钱|几多钱|多少元|多少万|多少亿|金额|资金|投资额|总投资|投了多少|花了?多少|\bhow much\b|\byuan\b|\bmoney\b|\bcost",
+        rf"多少钱|几多钱|多少元|多少万|多少亿|多少(?:{_MONEY_NOUNS})|金额|资金|投资额|总投资|投了多少|花了?多少"
+        r"|\bhow much\b|\byuan\b|\bmoney\b|\bcost",
         re.I,
     ),
     "count": re.compile(
         rf"多少(?:{_COUNT_UNITS})|(?<![哪这那前后好十几])几(?:{_COUNT_UNITS}|类|种|级)|\bhow many\b|\bnumber of\b"
         # 多少 before a noun that is no money or measure counts things (多少群众, 多少企业)
-        rf"|多少(?=[\u4e00-\u9fff])(?!钱|元|万|亿|个百分点|了|呢|吗|啊|呀|吧|的|啦|{_MEASURE_UNITS})",
+        rf"|多少(?=[\u4e00-\u9fff])(?!钱|元|万|亿|个百分点|了|呢|吗|啊|呀|吧|的|啦|嘞|咧|哇|{_MONEY_NOUNS}|{_MEASURE_UNITS})",
         re.I,
     ),
-    "area": re.compile(r"面积|多大|多少(?:平方米|平米|亩|公顷|公里)|\bhow (?:big|large)\b|\barea\b", re.I),
+    # 多大 asks how big a thing is (规模有多大), an area only with 面积 or an area unit.
+    "area": re.compile(r"面积|多少(?:平方米|平米|亩|公顷|公里)|\barea\b", re.I),
     "figure": re.compile(
-        r"多少|几多|多高|多快|多长|总额|总量|规模|数量|(?<![哪这那前后好十几])几(?![乎])|\bhow (?:much|many|high|fast)\b|\bvalue\b|\btotal\b",
+        r"多少|几多|多高|多快|多长|多大|总额|总量|规模|数量|(?<![哪这那前后好十几])几(?![乎])"
+        r"|\bhow (?:much|many|high|fast|big|large)\b|\bvalue\b|\btotal\b",
         re.I,
     ),
     "date": re.compile(
@@ -305,7 +314,7 @@ def chinese_number(text: str) -> int:
         raise ValueError(f"not a number: {text!r}") from None
 _SHORT_YEAR = re.compile(r"(?<![\d.])([0-3]\d)年")
 _RELATIVE = re.compile("|".join(sorted(map(re.escape, RELATIVE_YEARS), key=len, reverse=True)), re.I)
-_PLAN = re.compile(r"目标|计划|打算|准备|力争|将要|定的|定了|预计|要求|安排|部署|\bplan|\btarget|\bgoal|\baim", re.I)
+_PLAN = re.compile(r"目标|计划|打算|准备|力争|将要|定的|定了|预计|要求|安排|部署|(?<!year )\bplan|\btarget|\bgoal|\baim", re.I)
 
 
 def years_named(question: str, report_year: int | None) -> set[int]:

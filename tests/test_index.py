@@ -179,7 +179,8 @@ def test_an_interrupted_change_leaves_the_previous_index(
 
 def test_cli_check_reports_problems(settings, index_copy, capsys):
     assert main(["check", "--index-dir", str(index_copy)]) == 0
-    assert "index OK" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "index OK" in out and "北关区2020年政府工作报告: 99 passages, 256 sentences, text held 100.0%" in out
     (index_copy / "manifest.json").unlink()
     assert main(["check", "--index-dir", str(index_copy)]) == 1
     assert "qa-index build" in capsys.readouterr().err
