@@ -34,11 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _load(engine) -> None:
-    from qa.index import IndexError
+    from qa.errors import IndexUnavailableError
 
     try:
         engine.load()
-    except IndexError as exc:
+    except IndexUnavailableError as exc:
         # Serve anyway: every question gets a clear message until the index is fixed
         # (the next question after `qa-index build` loads it).
         log.error("%s", exc)

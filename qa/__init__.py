@@ -17,28 +17,38 @@ apply_offline_environment()  # before any library that could phone home is impor
 from .answer import Answer  # noqa: E402
 from .config import Settings  # noqa: E402
 from .engine import Engine, default_engine  # noqa: E402
-from .index import (  # noqa: E402
+from .errors import (  # noqa: E402
+    ConfigError,
     DocumentError,
-    DocumentInfo,
     IndexCorruptError,
-    IndexError,
     IndexMissingError,
     IndexStaleError,
-    build_index,
-    load_index,
+    IndexUnavailableError,
+    InputError,
+    InputTypeError,
+    QAError,
+    StoreUnavailableError,
+    UnknownDocumentError,
 )
+from .index import DocumentInfo, build_index, load_index  # noqa: E402
 from .retrieval import Passage  # noqa: E402
 
 __all__ = [
     "Answer",
     "answer",
+    "ConfigError",
     "DocumentError",
     "DocumentInfo",
     "Engine",
     "IndexCorruptError",
-    "IndexError",
     "IndexMissingError",
     "IndexStaleError",
+    "IndexUnavailableError",
+    "InputError",
+    "InputTypeError",
+    "QAError",
+    "StoreUnavailableError",
+    "UnknownDocumentError",
     "Passage",
     "Settings",
     "build_index",
@@ -53,10 +63,12 @@ def retrieve(question: str, k: int = 5, documents: list[str] | None = None) -> l
     """The ``k`` passages that best answer ``question``, best first, from ``documents``
     (a list of document ids as :func:`list_documents` gives them; None: all).
 
-    Raises TypeError if ``question`` is not a str or ``documents`` not a list of str,
-    ValueError if the question is empty or longer than 1,000 characters, ``k`` is outside
-    1..50 or a document id is unknown, and :class:`qa.IndexError` if the index is corrupt
-    or stale (the message names the command that fixes it).
+    Every error raised on purpose is a :class:`qa.QAError`: :class:`qa.InputTypeError`
+    (a TypeError) if ``question`` is not a str or ``documents`` not a list of str,
+    :class:`qa.InputError` (a ValueError) if the question is empty or longer than 1,000
+    characters or ``k`` is outside 1..50, :class:`qa.UnknownDocumentError` (a ValueError)
+    for an unknown document id, and :class:`qa.IndexUnavailableError` if the index is
+    missing, corrupt or stale (the message names the command that fixes it).
     """
     from .retrieval import validate_documents, validate_k, validate_question
 

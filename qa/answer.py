@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import InputError
 from .features import Candidate, candidates, reasons
 from .followup import resolve_followup
 from .model import AnswerModel
@@ -83,13 +84,13 @@ def validate_history(history) -> list[dict]:
     if history is None:
         return []
     if not isinstance(history, (list, tuple)):
-        raise ValueError(f"history must be a list of messages, not {type(history).__name__}")
+        raise InputError(f"history must be a list of messages, not {type(history).__name__}")
     out = []
     for i, message in enumerate(history):
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
-            raise ValueError(f"history[{i}] must be a dict with 'role' and 'content'")
+            raise InputError(f"history[{i}] must be a dict with 'role' and 'content'")
         if message["role"] not in ("user", "assistant", "system"):
-            raise ValueError(f"history[{i}] has unknown role {message['role']!r}")
+            raise InputError(f"history[{i}] has unknown role {message['role']!r}")
         out.append({"role": message["role"], "content": clean_text_input(_content_text(message["content"], i))})
     return out
 
@@ -111,9 +112,9 @@ def _content_text(content, i: int) -> str:
                 text = part.get("text", "")
                 parts.append(text if isinstance(text, str) else "")
             else:
-                raise ValueError(f"history[{i}] has content of unsupported type {type(part).__name__}")
+                raise InputError(f"history[{i}] has content of unsupported type {type(part).__name__}")
         return "".join(parts)
-    raise ValueError(f"history[{i}] has content of unsupported type {type(content).__name__}")
+    raise InputError(f"history[{i}] has content of unsupported type {type(content).__name__}")
 
 
 class Answerer:

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .errors import ConfigError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 
@@ -100,7 +102,7 @@ class Settings:
 
     def __post_init__(self):
         if self.store not in ("local", "milvus"):
-            raise ValueError(f"QA_STORE must be local or milvus, not {self.store!r}")
+            raise ConfigError(f"QA_STORE must be local or milvus, not {self.store!r}")
 
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed (paths given as str are accepted)."""

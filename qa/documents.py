@@ -325,7 +325,9 @@ def read_facts(cover: list[str], text: str, name: str = "") -> DocumentFacts:
         level=level,
         year=year,
         date="{:04d}-{:02d}-{:02d}".format(*dated) if dated else "",
-        meeting=(raw if session and raw.strip("市区县旗州盟省") else place) + session.group("meeting") if session else "",
+        meeting=(raw if session and raw.strip("市区县旗州盟省") else place) + session.group("meeting")
+        if session
+        else "",
         speaker=speaker.group("name") if speaker else "",
         office=speaker.group("office") if speaker else "",
     )

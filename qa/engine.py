@@ -17,13 +17,10 @@ from pathlib import Path
 from .answer import Answer, Answerer
 from .config import Settings
 from .embedding import Embedder
+from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, IndexUnavailableError
 from .features import FEATURES
 from .index import (
     DocumentInfo,
-    IndexCorruptError,
-    IndexError,
-    IndexMissingError,
-    IndexStaleError,
     add_documents,
     build_index,
     list_documents,
@@ -70,7 +67,7 @@ class Engine:
 
             try:
                 return (current_build(self.settings),)
-            except IndexError:
+            except IndexUnavailableError:
                 return self._manifest_stamp  # unreachable now: keep serving what is loaded
         try:
             st = (Path(self.settings.index_dir) / "manifest.json").stat()

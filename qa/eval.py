@@ -263,7 +263,9 @@ def corpus_engine(folder: str | Path | None = None, settings=None):
         return engine, {Path(d.source).stem: d.id for d in engine.documents()}
     settings = settings or Settings()
     folder = Path(folder).resolve()
-    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in SUPPORTED_SUFFIXES and f.stem.upper() != "SOURCES")
+    files = sorted(
+        f for f in folder.iterdir() if f.suffix.lower() in SUPPORTED_SUFFIXES and f.stem.upper() != "SOURCES"
+    )
     if not files:
         raise ValueError(f"{folder}: no documents ({', '.join(SUPPORTED_SUFFIXES)})")
     name = hashlib.sha1(str(folder).encode()).hexdigest()[:10]
@@ -320,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
         "--train-with", nargs="+", default=[], metavar="FILE", help="with --cv: more question sets to fit on, whole"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="list the misses")
-    parser.add_argument("--by", choices=("type", "doc"), help="a row per type or per report (default: per report with --corpus)")
+    parser.add_argument(
+        "--by", choices=("type", "doc"), help="a row per type or per report (default: per report with --corpus)"
+    )
     parser.add_argument("--documents", nargs="+", metavar="ID", help="ask only these documents (default: all)")
     parser.add_argument(
         "--store", choices=("local", "milvus"), help="milvus: answer from both stores and print them side by side"
@@ -344,7 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         answerers = cross_validated_answerers(questions, engine, train_with) if n else None
         if args.corpus:
             by = args.by or "doc"
-            reports = zip(("within each report", "across all documents"), evaluate_corpus(questions, engine, answerers, by))
+            reports = zip(
+                ("within each report", "across all documents"), evaluate_corpus(questions, engine, answerers, by)
+            )
         else:
             reports = [("", evaluate(questions, engine, answerers, documents=args.documents, by=args.by or "type"))]
         for scope, report in reports:

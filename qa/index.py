@@ -51,17 +51,21 @@ from . import console
 from .chunking import CHUNKER_VERSION, Chunk, Sentence, chunk_document, coverage, sentences_of
 from .config import Settings
 from .documents import parse_source
-from .readers import SUPPORTED_SUFFIXES, DocumentError, read_source
+from .errors import (
+    DocumentError,
+    IndexCorruptError,
+    IndexMissingError,
+    IndexStaleError,
+    IndexUnavailableError,
+    QAError,
+    UnknownDocumentError,
+)
+from .readers import SUPPORTED_SUFFIXES, read_source
 from .stats import CorpusStats, DocumentStats, document_stats, merge
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "IndexError",
-    "IndexMissingError",
-    "IndexCorruptError",
-    "IndexStaleError",
-    "DocumentError",
     "DocumentInfo",
     "ReportIndex",
     "add_documents",
@@ -77,22 +81,6 @@ FIX_COMMAND = "qa-index build"
 FLAT_LIMIT = 200_000
 #: Characters of a file's sha256 that make its document id.
 ID_CHARS = 12
-
-
-class IndexError(RuntimeError):  # noqa: A001 - deliberately the index's own error
-    """The index cannot be used; the message names the problem and the fix."""
-
-
-class IndexMissingError(IndexError):
-    pass
-
-
-class IndexCorruptError(IndexError):
-    pass
-
-
-class IndexStaleError(IndexError):
-    pass
 
 
 def _sha256(path: Path) -> str:
@@ -345,7 +333,13 @@ def _prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progr
         raise DocumentError(f"{info.source}: the document has no text to index")
     held = coverage(source, chunks)
     if held.missing:
-        log.warning("%s: %d of %d sentences are in no passage, e.g. %s", info.source, len(held.missing), held.sentences, held.missing[0][:40])
+        log.warning(
+            "%s: %d of %d sentences are in no passage, e.g. %s",
+            info.source,
+            len(held.missing),
+            held.sentences,
+            held.missing[0][:40],
+        )
     texts = [c.search_text for c in chunks] + [s.text for s in sentences]
     vectors = embedder.encode_passages(texts, show_progress=progress)
     info = DocumentInfo(
@@ -356,7 +350,10 @@ def _prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progr
             "pages": doc.page_count,
             "coverage": round(held.share, 4),
             "years": doc.years,
-            **{k: getattr(doc.facts, k) for k in ("place", "place_full", "level", "date", "meeting", "speaker", "office")},
+            **{
+                k: getattr(doc.facts, k)
+                for k in ("place", "place_full", "level", "date", "meeting", "speaker", "office")
+            },
             "passages": len(chunks),
             "sentences": len(sentences),
         }
@@ -466,7 +463,7 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
         chunks += pieces.chunks
         sentences += [Sentence(**{**asdict(s), "chunk": s.chunk + offset}) for s in pieces.sentences]
     if not chunks:
-        raise ValueError("the corpus would have no documents; add one first (qa-index add FILE)")
+        raise DocumentError("the corpus would have no documents; add one first (qa-index add FILE)")
     dim = int(documents[0].vectors.shape[1])
     vectors = np.concatenate([p.vectors for p in documents]).astype(np.float32)
     sentence_vectors = np.concatenate([p.sentence_vectors.reshape(-1, dim) for p in documents]).astype(np.float32)
@@ -626,7 +623,7 @@ def _current_documents(settings: Settings) -> list[DocumentInfo]:
     """The corpus as the manifest lists it (empty when there is no readable index)."""
     try:
         manifest = read_manifest(settings)
-    except IndexError:
+    except IndexUnavailableError:
         return []
     return [DocumentInfo(**d) for d in manifest.get("documents", [])]
 
@@ -670,10 +667,10 @@ def build_index(
                 infos = [_refreshed(settings, i) for i in _current_documents(settings)]
                 missing = [i for i in infos if not (settings.index_dir / i.file).is_file()]
                 if missing:
-                    raise FileNotFoundError(f"the file of document {missing[0].id} is missing: {missing[0].file}")
+                    raise DocumentError(f"the file of document {missing[0].id} is missing: {missing[0].file}")
                 if not infos:
                     if not settings.corpus.is_file():
-                        raise FileNotFoundError(f"corpus not found: {settings.corpus}")
+                        raise DocumentError(f"corpus not found: {settings.corpus}")
                     infos = [_stage_source(settings, settings.corpus)]
             infos = list({i.id: i for i in infos}.values())
             documents = [_prepare(settings, settings.index_dir / i.file, i, embedder, progress) for i in infos]
@@ -750,9 +747,9 @@ def remove_document(settings: Settings | None, doc_id: str, embedder=None) -> Do
         if len(matches) != 1:
             known = ", ".join(d.id for d in current) or "none"
             problem = "matches several documents" if matches else "is not in the corpus"
-            raise KeyError(f"document {doc_id!r} {problem} (documents: {known})")
+            raise UnknownDocumentError(f"document {doc_id!r} {problem} (documents: {known})")
         if len(current) == 1:
-            raise ValueError("cannot remove the only document; add another first")
+            raise DocumentError("cannot remove the only document; add another first")
         gone = matches[0]
         keep = [_prepare(settings, settings.index_dir / d.file, d, embedder, False) for d in current if d.id != gone.id]
         _install(settings, keep, embedder, started)
@@ -826,7 +823,7 @@ def check_current(settings: Settings, manifest: dict, model_fingerprint: str | N
 
 
 def load_index(settings: Settings | None = None, model_fingerprint: str | None = None) -> ReportIndex:
-    """Load and verify the index; raises a subclass of :class:`IndexError`."""
+    """Load and verify the index; raises a subclass of :class:`IndexUnavailableError`."""
     import bm25s
     import faiss
 
@@ -952,9 +949,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"({c['glossary_entries']} glossary entries), {c['dimension']}-d {manifest['faiss_index']}, "
                 f"BM25 vocabulary {c['bm25_vocabulary']}, model {manifest['model']}, {manifest['build_seconds']} s"
             )
-    except (IndexError, DocumentError, FileNotFoundError, KeyError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {message}", file=sys.stderr)
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 

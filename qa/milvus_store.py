@@ -48,24 +48,21 @@ import numpy as np
 
 from .chunking import Chunk, Sentence
 from .config import Settings
-from .index import (
-    FIX_COMMAND,
-    FORMAT_VERSION,
-    DocumentInfo,
+from .errors import (
+    ConfigError,
+    DocumentError,
     IndexCorruptError,
-    IndexError,
     IndexMissingError,
     IndexStaleError,
-    check_current,
-    pieces_key,
+    StoreUnavailableError,
 )
+from .index import FIX_COMMAND, FORMAT_VERSION, DocumentInfo, check_current, pieces_key
 from .stats import CorpusStats, DocumentStats, merge
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "MilvusIndex",
-    "StoreUnavailableError",
     "upload",
     "load_milvus_index",
     "current_build",
@@ -90,10 +87,6 @@ DENSE_INDEXES = {
 #: Rows read per request (Milvus returns at most 16,384).
 PAGE = 10_000
 RECORD_BYTES = 65_535
-
-
-class StoreUnavailableError(IndexError):
-    """Milvus cannot be reached or answered with an error; the message names the URI."""
 
 
 _clients: dict[tuple[str, str], object] = {}
@@ -204,7 +197,7 @@ def _create(settings: Settings, name: str, dim: int, sentences: bool) -> None:
     index = c.prepare_index_params()
     kind = settings.milvus_index.upper()
     if kind not in DENSE_INDEXES:
-        raise ValueError(f"QA_MILVUS_INDEX must be one of {', '.join(DENSE_INDEXES)}, not {settings.milvus_index!r}")
+        raise ConfigError(f"QA_MILVUS_INDEX must be one of {', '.join(DENSE_INDEXES)}, not {settings.milvus_index!r}")
     index.add_index("dense", index_type=kind, metric_type="IP", params=DENSE_INDEXES[kind][0])
     if not sentences:
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -228,7 +221,7 @@ def _upload_document(settings: Settings, slot: int, pieces, tokens, average: flo
     passages_name, sentences_name = _names(settings)
     doc = pieces.info.id
     if len(pieces.chunks) >= 1 << PASSAGE_BITS or len(pieces.sentences) >= 1 << SENTENCE_BITS:
-        raise ValueError(f"{pieces.info.source}: too many passages for one document ({len(pieces.chunks)})")
+        raise DocumentError(f"{pieces.info.source}: too many passages for one document ({len(pieces.chunks)})")
     _insert(
         settings,
         passages_name,

@@ -29,6 +29,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import DocumentError
+
 log = logging.getLogger(__name__)
 
 __all__ = ["DocumentError", "Source", "read_source", "text_source", "SUPPORTED_SUFFIXES", "MAX_UNCOMPRESSED_BYTES"]
@@ -42,10 +44,6 @@ MAX_COMPRESSION_RATIO = 100
 FOOTER = re.compile(r"^[-—–]\s*\d{1,4}\s*[-—–]$|^第\s*\d{1,4}\s*页(\s*共\s*\d+\s*页)?$")
 #: Characters a text layer of real words has; a scan's is empty or a few stray marks.
 MIN_TEXT_CHARS = 10
-
-
-class DocumentError(ValueError):
-    """A file that cannot be read as a document; the message is one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -218,7 +216,9 @@ def _indent_marks_pages(raws: list[str]) -> bool:
         if line[:1].isspace():
             indented += 1
             continuing += not before.strip().endswith(_TERMINAL)
-    return indented > 0 and indented <= MAX_INDENTED_SHARE * len(lines) and continuing >= MIN_CONTINUING_SHARE * indented
+    return (
+        indented > 0 and indented <= MAX_INDENTED_SHARE * len(lines) and continuing >= MIN_CONTINUING_SHARE * indented
+    )
 
 
 _TERMINAL = tuple("。！？：；”’）)")

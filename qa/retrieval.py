@@ -28,6 +28,7 @@ import numpy as np
 from .chunking import Chunk, Sentence
 from .config import MAX_K, MAX_QUESTION_CHARS, Settings
 from .documents import match_form
+from .errors import InputError, InputTypeError, UnknownDocumentError
 from .index import ReportIndex, document_name
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
@@ -100,19 +101,19 @@ def validate_question(question) -> str:
 
     Returns the question made safe to process (lone surrogates replaced)."""
     if not isinstance(question, str):
-        raise TypeError(f"question must be a str, not {type(question).__name__}")
+        raise InputTypeError(f"question must be a str, not {type(question).__name__}")
     if not question.strip():
-        raise ValueError("question is empty")
+        raise InputError("question is empty")
     if len(question) > MAX_QUESTION_CHARS:
-        raise ValueError(f"question is too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS})")
+        raise InputError(f"question is too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS})")
     return clean_text_input(question)
 
 
 def validate_k(k) -> int:
     if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"k must be an int, not {type(k).__name__}")
+        raise InputTypeError(f"k must be an int, not {type(k).__name__}")
     if not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
+        raise InputError(f"k must be between 1 and {MAX_K}, got {k}")
     return k
 
 
@@ -121,7 +122,7 @@ def validate_documents(documents) -> tuple[str, ...] | None:
     if documents is None:
         return None
     if isinstance(documents, str) or not all(isinstance(d, str) for d in documents):
-        raise TypeError("documents must be a list of document ids (str), or None for all")
+        raise InputTypeError("documents must be a list of document ids (str), or None for all")
     return tuple(dict.fromkeys(documents))
 
 
@@ -199,7 +200,9 @@ class Retriever:
         unknown = [d for d in key if d not in self.documents]
         if unknown or not key:
             known = ", ".join(self.documents) or "none"
-            raise ValueError(f"unknown document id {unknown[0] if unknown else '(none given)'!r}; documents: {known}")
+            raise UnknownDocumentError(
+                f"unknown document id {unknown[0] if unknown else '(none given)'!r}; documents: {known}"
+            )
         cached = self._scopes.get(key)
         if cached is None:
             cached = copy.copy(self)  # shares the index, the model and this cache
@@ -360,12 +363,18 @@ class Retriever:
         of one place in several years, a year asked for a result is reviewed by the next
         year's report (2019年GDP → the 2020 report), a year asked for a target is planned
         in its own; 今年/去年 are read against that place's newest report (the reader's
-        "now"), and a question naming no year is about now: its newest report."""
+        "now"), and a question naming no year is about now: its newest report. A question
+        naming no place is read against the newest report of all: the places without a
+        report of the year it asks about are left out."""
         searched = [d for d in self.documents.values() if self.scope is None or d.id in self.scope]
         named = self.place_documents(question)
         docs = [d for d in searched if named is None or d.id in named]
         low = normalize_query_text(question).lower()
         plan = asks_plan(low)
+        if named is None:
+            asked = years_named(low, self.year)
+            covering = [d for d in docs if d.year is not None and asked & {d.year, d.year - 1}]
+            docs = covering or docs
         places: dict[str, list] = {}
         for d in docs:
             places.setdefault(d.place or d.id, []).append(d)

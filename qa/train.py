@@ -125,7 +125,9 @@ def collect(items: list[dict], answerer) -> list[Example]:
         documents = item.get("documents")
         q = answerer.analyze(item["question"], history_of(item), documents)
         out.append(
-            _example(item["id"], str(item.get("fold", 0)), item.get("type", ""), q, item["answers"], answerer, documents)
+            _example(
+                item["id"], str(item.get("fold", 0)), item.get("type", ""), q, item["answers"], answerer, documents
+            )
         )
         if n % 50 == 49:
             log.info("features for %d of %d questions", n + 1, len(items))

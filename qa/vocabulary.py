@@ -312,9 +312,13 @@ def chinese_number(text: str) -> int:
         return int("".join(str(_CHINESE_DIGITS[c]) for c in text))
     except KeyError:
         raise ValueError(f"not a number: {text!r}") from None
+
+
 _SHORT_YEAR = re.compile(r"(?<![\d.])([0-3]\d)年")
 _RELATIVE = re.compile("|".join(sorted(map(re.escape, RELATIVE_YEARS), key=len, reverse=True)), re.I)
-_PLAN = re.compile(r"目标|计划|打算|准备|力争|将要|定的|定了|预计|要求|安排|部署|(?<!year )\bplan|\btarget|\bgoal|\baim", re.I)
+_PLAN = re.compile(
+    r"目标|计划|打算|准备|力争|将要|定的|定了|预计|要求|安排|部署|(?<!year )\bplan|\btarget|\bgoal|\baim", re.I
+)
 
 
 def years_named(question: str, report_year: int | None) -> set[int]:

@@ -23,8 +23,9 @@ import gradio as gr
 from .answer import CONFIDENT, TENTATIVE, Answer
 from .config import MAX_QUESTION_CHARS
 from .engine import Engine
+from .errors import IndexUnavailableError
 from .feedback import FeedbackStore
-from .index import DocumentInfo, IndexError
+from .index import DocumentInfo
 from .readers import SUPPORTED_SUFFIXES
 from .retrieval import Passage
 
@@ -162,7 +163,7 @@ def render_sources(answer: Answer | None, related: list[Passage], engine: Engine
     return "".join(parts)
 
 
-def index_problem(exc: IndexError) -> str:
+def index_problem(exc: IndexUnavailableError) -> str:
     """What the chat says when the index cannot be used (no paths, no stack trace)."""
     kind = {"IndexMissingError": "缺失", "IndexCorruptError": "已损坏", "IndexStaleError": "已过期"}.get(
         type(exc).__name__, "不可用"
@@ -189,7 +190,7 @@ def answer_once(
         return chat_text(result), render_sources(result, related, engine), result
     except ValueError as exc:
         return escape_markdown(f"抱歉，这个问题无法处理：{exc}。"), render_sources(None, [], engine), None
-    except IndexError as exc:
+    except IndexUnavailableError as exc:
         log.error("index unavailable: %s", exc)
         return index_problem(exc), render_sources(None, [], engine), None
     except Exception:
@@ -292,7 +293,7 @@ def answer_api(
         related = engine.retrieve(result.question, _api_k(k, 10), documents or None)
     except (ValueError, TypeError) as exc:
         return _api_error(str(exc))
-    except IndexError as exc:
+    except IndexUnavailableError as exc:
         log.error("index unavailable: %s", exc)
         return _api_error(type(exc).__name__, index_problem(exc))
     except Exception as exc:
@@ -307,7 +308,7 @@ def retrieve_api(engine: Engine, question: str, k: int = 5, documents: list[str]
         return [passage_json(p) for p in engine.retrieve(question, _api_k(k, 50), documents or None)]
     except (ValueError, TypeError) as exc:
         raise gr.Error(str(exc)) from None
-    except IndexError as exc:
+    except IndexUnavailableError as exc:
         raise gr.Error(index_problem(exc)) from None
 
 
@@ -315,7 +316,7 @@ def documents_api(engine: Engine) -> list[dict]:
     """The HTTP API's /documents: every indexed document as a JSON object."""
     try:
         return [d.to_json() for d in engine.documents()]
-    except IndexError as exc:
+    except IndexUnavailableError as exc:
         raise gr.Error(index_problem(exc)) from None
 
 
@@ -359,7 +360,8 @@ def add_uploaded(engine: Engine, files, max_mb: int) -> str:
             log.exception("adding documents failed")
             return "\n".join(lines + [f"❌ 添加失败，索引未改变：{escape_markdown(str(exc))}"])
         lines += [
-            f"✅ 已添加：{escape_markdown(d.name)}（{f'{d.pages} 页，' if d.pages else ''}{d.passages} 段）" for d in added
+            f"✅ 已添加：{escape_markdown(d.name)}（{f'{d.pages} 页，' if d.pages else ''}{d.passages} 段）"
+            for d in added
         ]
         lines += [f"❌ {escape_markdown(e)}" for e in errors]
     return "\n\n".join(lines)

@@ -246,7 +246,9 @@ def test_adding_a_report_and_asking_it_in_the_browser(corpus_app, second_report,
         page.goto(url)
         page.wait_for_selector("#question textarea")
         page.get_by_text("文档：已收录的报告与添加新报告").click()
-        page.wait_for_function("(document.querySelector('#documents')?.innerText || '').includes('北关区2020年政府工作报告')")
+        page.wait_for_function(
+            "(document.querySelector('#documents')?.innerText || '').includes('北关区2020年政府工作报告')"
+        )
         assert _accessibility_problems(page) == []
         # a broken file: one clear line, nothing added
         page.set_input_files("#upload input[type=file]", str(broken))

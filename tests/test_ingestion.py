@@ -75,12 +75,36 @@ def test_pdf_renderings_lose_nothing(name, tmp_path):
 
 
 FACTS = {
-    "hailar_district_2016": ("海拉尔区2016年政府工作报告", "海拉尔区", "呼伦贝尔市海拉尔区", "区", "2016-02-19", "杜联合", "区长"),
-    "hailar_district_2018": ("海拉尔区2018年政府工作报告", "海拉尔区", "呼伦贝尔市海拉尔区", "区", "2018-03-07", "杨国宏", "区长"),
+    "hailar_district_2016": (
+        "海拉尔区2016年政府工作报告",
+        "海拉尔区",
+        "呼伦贝尔市海拉尔区",
+        "区",
+        "2016-02-19",
+        "杜联合",
+        "区长",
+    ),
+    "hailar_district_2018": (
+        "海拉尔区2018年政府工作报告",
+        "海拉尔区",
+        "呼伦贝尔市海拉尔区",
+        "区",
+        "2018-03-07",
+        "杨国宏",
+        "区长",
+    ),
     "quyang_county_2020": ("曲阳县2020年政府工作报告", "曲阳县", "保定市曲阳县", "县", "2020-01-11", "石志新", "县长"),
     "fuping_county_2021": ("阜平县2021年政府工作报告", "阜平县", "保定市阜平县", "县", "2021-02-05", "贾瑞生", "县长"),
     "yi_county_2025": ("易县2025年政府工作报告", "易县", "保定市易县", "县", "2025-01-14", "丁磊", "代县长"),
-    "hechi_city_2024": ("河池市2024年政府工作报告", "河池市", "河池市", "市", "2024-02-02", "王军", "市长"),
+    "hechi_city_2024": (
+        "河池市2024年政府工作报告",
+        "河池市",
+        "广西壮族自治区河池市",
+        "市",
+        "2024-02-02",
+        "王军",
+        "市长",
+    ),
     "bozhou_city_2024": ("亳州市2024年政府工作报告", "亳州市", "安徽省亳州市", "市", "2024-01-16", "秦凤玉", "市长"),
     DEFAULT_CORPUS.stem: ("北关区2020年政府工作报告", "北关区", "安阳市北关区", "区", "2020-06-06", "路录平", "区长"),
 }
@@ -94,7 +118,13 @@ def test_a_reports_facts_come_from_its_cover(path):
     assert facts.year == int(facts.date[:4]) and "人民代表大会" in facts.meeting
 
 
-COVER = ["阜平县十七届人大", "五次会议文件(1)", "政 府 工 作 报 告", "——2021年2月5日在阜平县第十七届人民代表大会第五次会议上", "阜平县人民政府县长 贾瑞生"]
+COVER = [
+    "阜平县十七届人大",
+    "五次会议文件(1)",
+    "政 府 工 作 报 告",
+    "——2021年2月5日在阜平县第十七届人民代表大会第五次会议上",
+    "阜平县人民政府县长 贾瑞生",
+]
 BODY = "各位代表：\n现在，我代表县人民政府向大会作工作报告。\n一、2020年工作回顾\n全县生产总值增长5%。\n"
 
 
@@ -122,7 +152,10 @@ def test_a_heading_and_its_paragraph_on_one_line_become_both():
     kinds = [(b.kind, b.text) for b in doc.blocks if b.kind not in ("cover",)]
     assert ("section", "（一）三大攻坚战强力突破。") in kinds
     paragraph = next(b for b in doc.blocks if b.text.startswith("坚决贯彻落实"))
-    assert paragraph.kind == "paragraph" and paragraph.heading[:2] == ("一、2023年工作回顾", "（一）三大攻坚战强力突破。")
+    assert paragraph.kind == "paragraph" and paragraph.heading[:2] == (
+        "一、2023年工作回顾",
+        "（一）三大攻坚战强力突破。",
+    )
     long = next(b for b in doc.blocks if b.text.startswith("（二）"))
     assert long.kind == "paragraph" and long.text.endswith("第二句话。")
     chunks = chunk_document(doc)
@@ -154,7 +187,9 @@ def test_a_notes_list_becomes_glossary_entries_linked_from_the_text(name, entrie
 
 
 def test_entries_numbered_otherwise_and_page_references():
-    doc = parse_document("正文一段，有“三个一”〔1〕的说法。\n注 释\n①“三个一”（见第3页）：一个目标、一个方法、一个结果。\n")
+    doc = parse_document(
+        "正文一段，有“三个一”〔1〕的说法。\n注 释\n①“三个一”（见第3页）：一个目标、一个方法、一个结果。\n"
+    )
     (entry,) = doc.glossary
     assert (entry.number, entry.term, entry.ref_page) == (1, "“三个一”", 3)
     assert doc.blocks[0].notes == (1,)

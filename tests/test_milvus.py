@@ -13,10 +13,11 @@ import pytest
 pytest.importorskip("pymilvus", reason="pip install -e '.[test]' installs pymilvus[milvus-lite]")
 
 from qa.engine import Engine  # noqa: E402
+from qa.errors import StoreUnavailableError  # noqa: E402
 from qa.eval import evaluate, load_questions  # noqa: E402
 from qa.index import add_documents, build_index, list_documents, remove_document  # noqa: E402
 from qa.load import free_port  # noqa: E402
-from qa.milvus_store import StoreUnavailableError, read_meta, row_counts  # noqa: E402
+from qa.milvus_store import read_meta, row_counts  # noqa: E402
 
 from .conftest import DEV, running_app  # noqa: E402
 

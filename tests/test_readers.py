@@ -8,7 +8,8 @@ import pytest
 
 from qa.config import DEFAULT_CORPUS
 from qa.documents import load_document, parse_document
-from qa.readers import DocumentError, read_source
+from qa.errors import DocumentError
+from qa.readers import read_source
 
 from .fixtures import SECOND_REPORT
 

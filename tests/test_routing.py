@@ -76,5 +76,7 @@ def test_the_gazetteer_knows_levels_parents_and_short_names():
     yi = places.resolve("易县")
     assert (yi.level, yi.level_name, [p.name for p in places.parents(yi)]) == (2, "县", ["河北省", "保定市"])
     assert places.resolve("河池").name == "河池市"
-    assert short_name("广西壮族自治区") == "广西" and short_name("易县") == "易县" and short_name("海拉尔区") == "海拉尔"
+    assert (
+        short_name("广西壮族自治区") == "广西" and short_name("易县") == "易县" and short_name("海拉尔区") == "海拉尔"
+    )
     assert places.named_in("在城区和郊区") == []  # one-character stems are ordinary words

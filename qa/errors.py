@@ -1,0 +1,67 @@
+"""Every error the product raises on purpose, rooted in one class: :class:`QAError`.
+
+Its message is one line for the user. The CLI and the app catch ``QAError`` and show that
+line; anything else is a bug and shows its traceback. Each error also keeps the builtin
+it refines as a base (a bad input is a ``ValueError``, an unusable index a
+``RuntimeError``), so code that caught those keeps working; none shadows a builtin.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "QAError",
+    "ConfigError",
+    "InputError",
+    "InputTypeError",
+    "DocumentError",
+    "UnknownDocumentError",
+    "IndexUnavailableError",
+    "IndexMissingError",
+    "IndexCorruptError",
+    "IndexStaleError",
+    "StoreUnavailableError",
+]
+
+
+class QAError(Exception):
+    """Root of every error the product raises on purpose."""
+
+
+class ConfigError(QAError, ValueError):
+    """A setting (``QA_*`` or :class:`qa.Settings`) that is not valid."""
+
+
+class InputError(QAError, ValueError):
+    """A question, history, ``k`` or document list that breaks the input rules."""
+
+
+class InputTypeError(QAError, TypeError):
+    """An argument of the wrong type (a question that is not a str…)."""
+
+
+class DocumentError(QAError, ValueError):
+    """A file that cannot be read as a document, or a corpus change that cannot be made."""
+
+
+class UnknownDocumentError(QAError, ValueError):
+    """A document id that is not in the index (or matches several)."""
+
+
+class IndexUnavailableError(QAError, RuntimeError):
+    """The index cannot be used; the message names the command that fixes it."""
+
+
+class IndexMissingError(IndexUnavailableError):
+    """There is no index yet."""
+
+
+class IndexCorruptError(IndexUnavailableError):
+    """The index's files are damaged or unreadable."""
+
+
+class IndexStaleError(IndexUnavailableError):
+    """The index was built by another chunker, model or format."""
+
+
+class StoreUnavailableError(IndexUnavailableError):
+    """The store's service (a Milvus server) cannot be reached or failed."""

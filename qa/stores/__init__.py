@@ -1,0 +1,5 @@
+"""Stores of a built corpus: the :class:`Store` interface and its backends."""
+
+from .base import BACKENDS, Embedder, Store
+
+__all__ = ["BACKENDS", "Embedder", "Store"]
