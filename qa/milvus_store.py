@@ -498,20 +498,28 @@ class MilvusIndex:
         return out
 
     def sentence_sample(self, documents: tuple[str, ...] | None, size: int) -> np.ndarray:
-        if not size:
-            return np.empty((0, 0), dtype=np.float32)
+        # The same rows as the local store's: every k-th sentence of the documents in
+        # corpus order, fetched by their keys (slot, number within the document).
+        dim = int(self.manifest["counts"]["dimension"])
+        keys = [
+            self.slots[d.id] << SENTENCE_BITS | n
+            for d in self.documents
+            if (documents is None or d.id in documents) and d.id in self.slots
+            for n in range(d.sentences)
+        ]
+        if not size or not keys:
+            return np.empty((0, dim), dtype=np.float32)
+        stride = max(1, len(keys) // size)
+        wanted = keys[::stride][:size]
         c = client(self.settings)
-        rows = _call(
-            self.settings,
-            c.query,
-            self.sentences_name,
-            filter=self._filter(documents) or "pos >= 0",
-            output_fields=["dense"],
-            limit=min(size, PAGE),
-        )
-        if not rows:
-            return np.empty((0, int(self.manifest["counts"]["dimension"])), dtype=np.float32)
-        return np.ascontiguousarray([r["dense"] for r in rows], dtype=np.float32)
+        found: dict[int, list[float]] = {}
+        for start in range(0, len(wanted), PAGE):
+            page = wanted[start : start + PAGE]
+            rows = _call(
+                self.settings, c.query, self.sentences_name, filter=f"pos in {page}", output_fields=["pos", "dense"]
+            )
+            found.update((int(r["pos"]), r["dense"]) for r in rows)
+        return np.ascontiguousarray([found[k] for k in wanted if k in found], dtype=np.float32).reshape(-1, dim)
 
     def stats(self, documents: tuple[str, ...] | None = None) -> CorpusStats:
         if documents is None:
@@ -532,7 +540,7 @@ class MilvusIndex:
     # -- searching ----------------------------------------------------------------------
 
     def _filter(self, documents) -> str:
-        return f"doc in {json.dumps(list(documents), ensure_ascii=False)}" if documents else ""
+        return "" if documents is None else f"doc in {json.dumps(list(documents), ensure_ascii=False)}"
 
     def _search(self, name: str, data, field: str, n: int, documents, output: str = "pos") -> np.ndarray:
         if n <= 0:

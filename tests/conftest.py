@@ -17,6 +17,47 @@ from qa.config import DEFAULT_CORPUS, Settings  # noqa: E402
 DATA = Path(__file__).parent / "data"
 DEV = DATA / "dev.jsonl"
 
+#: Tiers (declared in pyproject.toml): a test is ``unit`` unless it is marked, or uses a
+#: fixture that makes it, ``integration`` (the model, a built index, the app), ``browser``
+#: or ``milvus``. ``pytest -m unit`` is the tier to run between edits.
+_TIER_OF_FIXTURE = {
+    "engine": "integration",
+    "built_index": "integration",
+    "index_copy": "integration",
+    "corpus_engine": "integration",
+    "two_reports": "integration",
+    "report_pdf": "browser",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        marks = {m.name for m in item.iter_markers()}
+        for fixture in getattr(item, "fixturenames", ()):
+            tier = _TIER_OF_FIXTURE.get(fixture)
+            if tier and tier not in marks:
+                item.add_marker(tier)
+                marks.add(tier)
+        if not marks & {"integration", "browser", "milvus"}:
+            item.add_marker("unit")
+
+
+@pytest.fixture(autouse=True)
+def _unit_isolation(request, tmp_path, monkeypatch):
+    """A unit test uses no model and writes only into its own temporary folders."""
+    if request.node.get_closest_marker("unit") is None:
+        yield
+        return
+    for name in ("QA_INDEX_DIR", "QA_DATA_DIR", "QA_CACHE_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a unit test loaded the embedding model: mark it integration")
+
+    monkeypatch.setattr("qa.embedding._load_sentence_transformer", no_model)
+    monkeypatch.setattr("qa.embedding.Embedder.prepare_query_encoder", no_model)
+    yield
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

@@ -12,6 +12,8 @@ from qa.eval import cross_validated_answerers, evaluate, load_questions, questio
 
 from .conftest import DEV
 
+pytestmark = pytest.mark.integration
+
 
 def _squash(text: str) -> str:
     return "".join(text.split())

@@ -14,6 +14,8 @@ from .conftest import DEV, ROOT, running_app
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def app_data(tmp_path_factory):

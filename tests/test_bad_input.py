@@ -37,6 +37,8 @@ questions = st.one_of(
     st.builds(lambda a, b: a + b, st.sampled_from(PAYLOADS), st.text(max_size=50)),
 )
 
+pytestmark = pytest.mark.integration
+
 
 def _call(fn, question):
     """Call ``fn``: invalid input must raise the documented error, valid input must not raise."""

@@ -27,6 +27,8 @@ TEXTS = [
     "",
 ]
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def model_dir(settings) -> Path:

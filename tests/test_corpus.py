@@ -12,6 +12,8 @@ from qa.errors import UnknownDocumentError
 from qa.eval import glossary_pages
 from qa.index import add_documents, list_documents, load_index, main, remove_document
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def two_reports(built_index, settings, engine, second_report, tmp_path_factory):

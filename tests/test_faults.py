@@ -8,10 +8,14 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from qa.embedding import Embedder
 from qa.index import load_index
 
 from .conftest import ROOT, running_app
+
+pytestmark = pytest.mark.integration
 
 
 def _damage(index_dir):

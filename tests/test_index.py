@@ -15,6 +15,8 @@ from qa.index import (
     main,
 )
 
+pytestmark = pytest.mark.integration
+
 
 def test_round_trip(built_index, settings, engine, document):
     index = load_index(settings.with_(index_dir=built_index), engine.embedder.fingerprint)

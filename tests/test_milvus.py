@@ -21,6 +21,8 @@ from qa.milvus_store import read_meta, row_counts  # noqa: E402
 
 from .conftest import DEV, running_app  # noqa: E402
 
+pytestmark = [pytest.mark.milvus, pytest.mark.integration]
+
 
 def _engine(settings, engine) -> Engine:
     other = Engine(settings)

@@ -22,6 +22,8 @@ _ADDRESS = re.compile(
     r'connect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), (?:sin_addr=inet_addr|inet_pton\(AF_INET6)\(?"([^"]+)"'
 )
 
+pytestmark = pytest.mark.integration
+
 
 def _outside_loopback(trace: str) -> list[str]:
     bad = []

@@ -9,6 +9,8 @@ from qa.followup import leans_on_history, resolve_followup
 from qa.question import analyze, language_of
 from qa.vocabulary import asked_types, asked_unit, expansions, figure_kind, period_cues, unit_fits, years_named
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def retriever(engine):

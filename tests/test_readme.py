@@ -22,6 +22,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(python|bash)\n(.*?)```", README, re.S)
 DEFAULT_URL = "http://127.0.0.1:7860/"
 
+pytestmark = pytest.mark.integration
+
 
 def _matches(expected: str, got: str) -> bool:
     pattern = ".*".join(re.escape(part.strip()) for part in expected.split("..."))

@@ -9,6 +9,8 @@ from qa.eval import evaluate, load_questions
 
 from .conftest import DEV
 
+pytestmark = pytest.mark.integration
+
 
 def test_the_example_question_finds_its_passage_with_section_and_page():
     best = qa.retrieve("今年建筑业税收目标是多少")[0]

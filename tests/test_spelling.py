@@ -1,5 +1,7 @@
 """Typing noise: homophones and pinyin read as the documents' own words."""
 
+import pytest
+
 import qa
 from qa.spelling import Speller
 
@@ -33,6 +35,7 @@ def test_what_is_not_corrected():
     assert speller.correct("老破小翻新多少") == "老破小翻新多少"  # no word of the documents reads so
 
 
+@pytest.mark.integration
 def test_a_misspelt_question_is_answered():
     a = qa.answer("今年建筑叶税收目标是多少")
     assert a.found and a.key == "突破4亿元"

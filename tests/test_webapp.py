@@ -19,6 +19,8 @@ from qa.webapp import (
     undo,
 )
 
+pytestmark = pytest.mark.integration
+
 
 def _final(events):
     """The last (chat, raw, sources, box) a streaming handler yields."""
