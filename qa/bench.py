@@ -48,11 +48,11 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
-def _questions(n: int) -> list[str]:
-    """``n`` distinct questions: the dev set and reworded variants of it."""
+def _questions(path: Path, n: int) -> list[str]:
+    """``n`` distinct questions: the question set's and reworded variants of them."""
     from .eval import load_questions
 
-    base = [q["question"] for q in load_questions(Path(__file__).parent.parent / "tests" / "data" / "dev.jsonl")]
+    base = [q["question"] for q in load_questions(path)]
     variants = [f"{p}{q}" for p in ("", "请问", "我想知道", "麻烦问下") for q in base]
     return variants[:n]
 
@@ -196,14 +196,15 @@ def variant_report(text: str, shift: int) -> str:
     return _AMOUNT.sub(amount, shifted)
 
 
-def _dev_row(engine, documents=None) -> dict:
+def _dev_row(engine, path: Path, documents=None) -> dict:
     from .eval import evaluate, load_questions
 
-    questions = load_questions(Path(__file__).parent.parent / "tests" / "data" / "dev.jsonl")
-    return evaluate(questions, engine, documents=documents).rows["overall"]
+    return evaluate(load_questions(path), engine, documents=documents).rows["overall"]
 
 
-def _many_documents(settings: Settings, counts: list[int], questions: list[str], tmp: Path) -> list[tuple[str, str]]:
+def _many_documents(
+    settings: Settings, counts: list[int], questions: list[str], question_set: Path, tmp: Path
+) -> list[tuple[str, str]]:
     """Latency and development-set figures with 1…N documents indexed."""
     from .embedding import Embedder
     from .engine import Engine
@@ -229,12 +230,12 @@ def _many_documents(settings: Settings, counts: list[int], questions: list[str],
         results.append((f"{count} documents: retrieve() p50 / p95", f"{p50:.1f} / {p95:.1f} ms"))
         p50, p95 = _latency(lambda q, e=engine: e.answer(q), questions, engine.embedder)
         results.append((f"{count} documents: answer() p50 / p95", f"{p50:.1f} / {p95:.1f} ms"))
-        alone = _dev_row(engine, bundled)
+        alone = _dev_row(engine, question_set, bundled)
         baseline = baseline or alone
         cells = "  ".join(f"{k} {alone[k]:.3f}" for k in ("R@1", "acc", "conf_ok", "unans_ok"))
         results.append((f"{count} documents: dev set asked of the bundled report", cells))
         if count > 1:
-            everywhere = _dev_row(engine)
+            everywhere = _dev_row(engine, question_set)
             cells = "  ".join(f"{k} {everywhere[k]:.3f}" for k in ("R@1", "acc", "conf_ok", "unans_ok"))
             results.append((f"{count} documents: dev set asked of all documents", cells))
     return results
@@ -267,6 +268,12 @@ def _add_probe(path: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.bench", description="Benchmark the report QA pipeline.")
+    parser.add_argument(
+        "--question-set",
+        metavar="FILE",
+        required=True,
+        help="questions to ask, JSON lines as qa.eval reads them (the development set: tests/data/dev.jsonl)",
+    )
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--sizes", default="10000,100000", help="synthetic corpus sizes (comma-separated)")
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold build (model conversion)")
@@ -290,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     from .index import build_index
 
     settings = Settings()
-    questions = _questions(args.questions)
+    questions = _questions(Path(args.question_set), args.questions)
     results: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -307,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         counts = [int(c) for c in args.documents.split(",") if c.strip()]
         if counts:
-            results += _many_documents(settings, counts, questions, tmp)
+            results += _many_documents(settings, counts, questions, Path(args.question_set), tmp)
         if args.only_documents:
             _print(results)
             return 0

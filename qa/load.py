@@ -139,12 +139,12 @@ def ask(http, url: str, question: str, k: int = 3) -> dict:
     return json.loads(data)[0]
 
 
-def run_load(url: str, pid: int | None, users: int, questions: int, time_limit: float) -> dict:
+def run_load(url: str, pid: int | None, users: int, questions: int, time_limit: float, question_set: Path) -> dict:
     import httpx
 
     from .eval import load_questions
 
-    pool = [q["question"] for q in load_questions(ROOT / "tests" / "data" / "dev.jsonl")]
+    pool = [q["question"] for q in load_questions(question_set)]
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -204,6 +204,12 @@ def run_load(url: str, pid: int | None, users: int, questions: int, time_limit: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.load", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--question-set",
+        metavar="FILE",
+        required=True,
+        help="questions to ask, JSON lines as qa.eval reads them (the development set: tests/data/dev.jsonl)",
+    )
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--questions", type=int, default=100, help="questions per user")
     parser.add_argument("--time-limit", type=float, default=600, help="stop after this many seconds")
@@ -213,10 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         if not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
             parser.error("--url must be a loopback address")
-        stats = run_load(args.url, None, args.users, args.questions, args.time_limit)
+        stats = run_load(args.url, None, args.users, args.questions, args.time_limit, Path(args.question_set))
     else:
         with running_app() as (url, proc):
-            stats = run_load(url, proc.pid, args.users, args.questions, args.time_limit)
+            stats = run_load(url, proc.pid, args.users, args.questions, args.time_limit, Path(args.question_set))
     rss = (
         f"{stats['rss_before']:.0f} → {stats['rss_after']:.0f} MB ({stats['rss_after'] - stats['rss_before']:+.0f} MB)"
         if stats["rss_before"] and stats["rss_after"]

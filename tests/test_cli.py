@@ -1,0 +1,44 @@
+"""The one command line: subcommands dispatch to each module's own, errors are one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.cli import COMMANDS, main
+from qa.errors import QAError
+
+
+def test_help_lists_every_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in COMMANDS)
+    assert main([]) == 2
+
+
+def test_an_unknown_command_is_one_line_and_a_usage(capsys):
+    assert main(["frobnicate"]) == 2
+    assert "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+def test_index_errors_are_one_line(tmp_path, capsys):
+    assert main(["index", "list", "--index-dir", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "qa-index build" in err and "\n" not in err
+
+
+def test_a_bug_is_not_hidden(monkeypatch):
+    """Only errors raised on purpose become one line; anything else shows its traceback."""
+    import qa.index
+
+    def broken(argv):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(qa.index, "main", broken)
+    with pytest.raises(KeyError):
+        main(["index", "list"])
+
+    def refused(argv):
+        raise QAError("refused on purpose")
+
+    monkeypatch.setattr(qa.index, "main", refused)
+    assert main(["index", "list"]) == 1
