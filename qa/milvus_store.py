@@ -56,7 +56,7 @@ from .errors import (
     IndexStaleError,
     StoreUnavailableError,
 )
-from .index import FIX_COMMAND, FORMAT_VERSION, DocumentInfo, check_current, pieces_key
+from .records import FIX_COMMAND, FORMAT_VERSION, DocumentInfo, check_current, pieces_key
 from .stats import CorpusStats, DocumentStats, merge
 
 log = logging.getLogger(__name__)

@@ -29,11 +29,12 @@ from .chunking import Chunk, Sentence
 from .config import MAX_K, MAX_QUESTION_CHARS, Settings
 from .documents import match_form
 from .errors import InputError, InputTypeError, UnknownDocumentError
-from .index import ReportIndex, document_name
 from .lexical import Analyzer, normalize_query_text
 from .model import Fusion
+from .records import document_name
 from .routing import PlaceMention, PlaceRouter
 from .spelling import Speller
+from .stores import Store
 from .vocabulary import (
     ABOUT_DOCUMENT,
     PREFERRED_PERIODS,
@@ -134,12 +135,12 @@ def subject_words(documents) -> frozenset[str]:
 
 
 class Retriever:
-    """Searches one loaded index (a store: :class:`ReportIndex` or Milvus) with one
+    """Searches one loaded build (any :class:`qa.stores.Store`: local or Milvus) with one
     embedder; thread-safe. It reads the store only through its search methods, the
     records of the passages it returns and the documents' stats (:mod:`qa.stats`):
     nothing at start grows with the number of passages."""
 
-    def __init__(self, index: ReportIndex, embedder, settings: Settings | None = None, fusion: Fusion | None = None):
+    def __init__(self, index: Store, embedder, settings: Settings | None = None, fusion: Fusion | None = None):
         self.index = index
         self.fusion = fusion or Fusion()
         self.embedder = embedder

@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from . import console
-from .eval import holds
 from .features import DECLINE_FLAGS, FEATURES, Candidate
 from .model import DEFAULT_MODEL_PATH, STANDING, AnswerModel, Fitted, Fusion, Logistic, standing
 from .question import Question, analyze
+from .questionsets import history_of, holds
 from .vocabulary import strip_time
 
 log = logging.getLogger(__name__)
@@ -110,11 +110,6 @@ class Example:
     @property
     def matrix(self) -> np.ndarray:
         return np.stack([c.features for c in self.candidates]) if self.candidates else np.empty((0, len(FEATURES)))
-
-
-def history_of(item: dict) -> list[dict]:
-    """The earlier user questions of a conversation, as Gradio messages."""
-    return [{"role": "user", "content": q} for q in item.get("history", [])]
 
 
 def collect(items: list[dict], answerer) -> list[Example]:
@@ -382,7 +377,7 @@ def training_examples(items: list[dict], answerer) -> list[Example]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .eval import corpus_engine, question_sets
+    from .questionsets import corpus_engine, question_sets
 
     parser = argparse.ArgumentParser(
         prog="python -m qa.train", description="Fit the fusion weights and the answer model."

@@ -25,8 +25,8 @@ from .config import MAX_QUESTION_CHARS
 from .engine import Engine
 from .errors import IndexUnavailableError
 from .feedback import FeedbackStore
-from .index import DocumentInfo
 from .readers import SUPPORTED_SUFFIXES
+from .records import DocumentInfo
 from .retrieval import Passage
 
 log = logging.getLogger(__name__)

@@ -28,17 +28,17 @@ def test_index_errors_are_one_line(tmp_path, capsys):
 
 def test_a_bug_is_not_hidden(monkeypatch):
     """Only errors raised on purpose become one line; anything else shows its traceback."""
-    import qa.index
+    import qa.eval
 
     def broken(argv):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(qa.index, "main", broken)
+    monkeypatch.setattr(qa.eval, "main", broken)
     with pytest.raises(KeyError):
-        main(["index", "list"])
+        main(["eval", "x.jsonl"])
 
     def refused(argv):
         raise QAError("refused on purpose")
 
-    monkeypatch.setattr(qa.index, "main", refused)
-    assert main(["index", "list"]) == 1
+    monkeypatch.setattr(qa.eval, "main", refused)
+    assert main(["eval", "x.jsonl"]) == 1

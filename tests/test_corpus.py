@@ -7,10 +7,11 @@ import shutil
 
 import pytest
 
+from qa.cli import index_main as main
 from qa.engine import Engine
 from qa.errors import UnknownDocumentError
 from qa.eval import glossary_pages
-from qa.index import add_documents, list_documents, load_index, main, remove_document
+from qa.index import add_documents, list_documents, load_index, remove_document
 
 pytestmark = pytest.mark.integration
 

@@ -5,15 +5,10 @@ import json
 import pytest
 
 from qa.chunking import chunk_document
-from qa.index import (
-    FIX_COMMAND,
-    IndexCorruptError,
-    IndexMissingError,
-    IndexStaleError,
-    build_index,
-    load_index,
-    main,
-)
+from qa.cli import index_main as main
+from qa.errors import IndexCorruptError, IndexMissingError, IndexStaleError
+from qa.index import build_index, load_index
+from qa.records import FIX_COMMAND
 
 pytestmark = pytest.mark.integration
 

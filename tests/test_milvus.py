@@ -98,7 +98,7 @@ def test_a_question_asked_while_another_process_removes_a_report_is_answered(emb
 
 
 def test_the_command_line_checks_and_lists_what_milvus_serves(embedded, monkeypatch, capsys):
-    from qa.index import main
+    from qa.cli import index_main as main
 
     monkeypatch.setenv("QA_STORE", "milvus")
     monkeypatch.setenv("QA_MILVUS_URI", embedded.milvus_uri)
