@@ -171,7 +171,8 @@ def _synthetic(engine, sizes: list[int], questions: list[str], stores: tuple[str
 
 def _milvus_copy(engine, manifest: dict, pieces, tokens, stats, bm25, terms):
     """The synthetic index uploaded to Milvus Lite in a temporary file, loaded back."""
-    from .milvus_store import MilvusIndex, read_meta, upload
+    from .milvus_store import read_meta, upload
+    from .stores.milvus import MilvusIndex
 
     folder = Path(tempfile.mkdtemp(prefix="qa-bench-milvus-"))
     settings = engine.settings.with_(

@@ -588,7 +588,7 @@ def load_index(settings: Settings | None = None, model_fingerprint: str | None =
     :class:`IndexUnavailableError`."""
     settings = settings or Settings()
     if settings.store == "milvus":
-        from .milvus_store import load_milvus_index
+        from .stores.milvus import load_milvus_index
 
         return load_milvus_index(settings, model_fingerprint)
     manifest = read_manifest(settings)

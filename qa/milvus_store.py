@@ -40,31 +40,25 @@ import logging
 import math
 import threading
 import zlib
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
-from .chunking import Chunk, Sentence
 from .config import Settings
 from .errors import (
     ConfigError,
     DocumentError,
     IndexCorruptError,
     IndexMissingError,
-    IndexStaleError,
     StoreUnavailableError,
 )
-from .records import FIX_COMMAND, FORMAT_VERSION, DocumentInfo, check_current, pieces_key
-from .stats import CorpusStats, DocumentStats, merge
+from .records import FIX_COMMAND, pieces_key
+from .stats import merge
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "MilvusIndex",
     "upload",
-    "load_milvus_index",
     "current_build",
     "read_meta",
     "row_counts",
@@ -93,7 +87,7 @@ _clients: dict[tuple[str, str], object] = {}
 _clients_lock = threading.Lock()
 
 
-def _uri(settings: Settings) -> str:
+def uri_of(settings: Settings) -> str:
     return settings.milvus_uri or str(settings.index_dir / "milvus.db")
 
 
@@ -101,7 +95,7 @@ def client(settings: Settings):
     """A (cached) MilvusClient for the configured URI; StoreUnavailableError if unreachable."""
     from pymilvus import MilvusClient
 
-    uri, token = _uri(settings), settings.milvus_token or ""
+    uri, token = uri_of(settings), settings.milvus_token or ""
     logging.getLogger("pymilvus").setLevel(logging.ERROR)  # it warns about its own fallbacks
     # Milvus Lite's embedded gRPC server logs every call it does not implement (the client
     # asks for a timestamp when it connects, and falls back by itself).
@@ -113,37 +107,37 @@ def client(settings: Settings):
             try:
                 _clients[(uri, token)] = MilvusClient(uri=uri, token=token, timeout=TIMEOUT)
             except Exception as exc:  # pymilvus raises several kinds for a dead server
-                raise StoreUnavailableError(f"cannot reach Milvus at {uri} ({_first_line(exc)})") from None
+                raise StoreUnavailableError(f"cannot reach Milvus at {uri} ({first_line(exc)})") from None
         return _clients[(uri, token)]
 
 
-def _call(settings: Settings, fn, *args, **kwargs):
+def call(settings: Settings, fn, *args, **kwargs):
     """Run a client call; any failure becomes one StoreUnavailableError line naming the URI."""
     try:
         return fn(*args, timeout=TIMEOUT, **kwargs)
     except StoreUnavailableError:
         raise
     except Exception as exc:
-        raise StoreUnavailableError(f"Milvus at {_uri(settings)} failed: {_first_line(exc)}") from None
+        raise StoreUnavailableError(f"Milvus at {uri_of(settings)} failed: {first_line(exc)}") from None
 
 
 _loaded: set[tuple[str, str]] = set()
 
 
-def _load(settings: Settings, name: str) -> None:
+def load_collection(settings: Settings, name: str) -> None:
     """Make a collection searchable in this process (a reopened store starts released)."""
-    key = (_uri(settings), name)
+    key = (uri_of(settings), name)
     if key not in _loaded:
-        _call(settings, client(settings).load_collection, name)
+        call(settings, client(settings).load_collection, name)
         _loaded.add(key)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-def _names(settings: Settings) -> tuple[str, str]:
+def collection_names(settings: Settings) -> tuple[str, str]:
     return f"{settings.milvus_collection}_passages", f"{settings.milvus_collection}_sentences"
 
 
@@ -159,12 +153,12 @@ def passage_position(slot: int, number: int) -> int:
     return slot << PASSAGE_BITS | number
 
 
-def _token_id(token: str) -> int:
+def token_id(token: str) -> int:
     """A token's sparse dimension: a stable hash (no corpus-wide vocabulary to keep)."""
     return zlib.crc32(token.encode("utf-8")) & 0x7FFFFFFF
 
 
-def _idf(df: int, n: int) -> float:
+def idf(df: int, n: int) -> float:
     """BM25's IDF as bm25s computes it (the Lucene variant)."""
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
@@ -173,7 +167,7 @@ def _term_weights(tokens: list[str], average: float, k1: float, b: float) -> dic
     """A passage's BM25 term weights without the IDF (the query carries it)."""
     counts = Counter(tokens)
     norm = k1 * (1 - b + b * len(tokens) / average) if average else k1
-    return {_token_id(t): tf / (tf + norm) for t, tf in counts.items()} or {0: 0.0}
+    return {token_id(t): tf / (tf + norm) for t, tf in counts.items()} or {0: 0.0}
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -184,7 +178,7 @@ def _create(settings: Settings, name: str, dim: int, sentences: bool) -> None:
     from pymilvus import DataType
 
     c = client(settings)
-    if _call(settings, c.has_collection, name):
+    if call(settings, c.has_collection, name):
         return
     schema = c.create_schema(auto_id=False)
     schema.add_field("pos", DataType.INT64, is_primary=True)
@@ -204,7 +198,7 @@ def _create(settings: Settings, name: str, dim: int, sentences: bool) -> None:
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     if sentences:
         index.add_index("chunk", index_type="INVERTED")  # sentences are fetched by passage
-    _call(settings, c.create_collection, name, schema=schema, index_params=index)
+    call(settings, c.create_collection, name, schema=schema, index_params=index)
 
 
 def _insert(settings: Settings, name: str, rows: list[dict]) -> None:
@@ -212,13 +206,13 @@ def _insert(settings: Settings, name: str, rows: list[dict]) -> None:
     (a search over freshly inserted, unflushed rows is a slow scan in Milvus Lite)."""
     c = client(settings)
     for start in range(0, len(rows), BATCH):
-        _call(settings, c.insert, name, rows[start : start + BATCH])
-    _call(settings, c.flush, name)
+        call(settings, c.insert, name, rows[start : start + BATCH])
+    call(settings, c.flush, name)
 
 
 def _upload_document(settings: Settings, slot: int, pieces, tokens, average: float, k1: float, b: float) -> None:
     """Insert one document's passages and sentences under ``slot``."""
-    passages_name, sentences_name = _names(settings)
+    passages_name, sentences_name = collection_names(settings)
     doc = pieces.info.id
     if len(pieces.chunks) >= 1 << PASSAGE_BITS or len(pieces.sentences) >= 1 << SENTENCE_BITS:
         raise DocumentError(f"{pieces.info.source}: too many passages for one document ({len(pieces.chunks)})")
@@ -267,7 +261,7 @@ def upload(settings: Settings, manifest: dict, documents: list, tokens: list[lis
     key_of = {p.info.id: pieces_key(p.info.sha256, manifest["model_fingerprint"]) for p in documents}
     average = sum(st.tokens for st in stats.values()) / max(sum(st.passages for st in stats.values()), 1)
     dim = int(documents[0].vectors.shape[1])
-    for name, sentences in zip(_names(settings), (False, True)):
+    for name, sentences in zip(collection_names(settings), (False, True)):
         _create(settings, name, dim, sentences)
     # What an interrupted change left behind goes first: its slots are taken again.
     _delete_unlisted(settings, previous.get("manifest", {}).get("build", ""), kept)
@@ -296,7 +290,7 @@ def upload(settings: Settings, manifest: dict, documents: list, tokens: list[lis
     parts = _write_parts(settings, manifest["build"], meta)
     c = client(settings)
     pointer = json.dumps({"build": manifest["build"], "parts": parts})
-    _call(settings, c.upsert, _meta_name(settings), [{"key": "current", "value": pointer, "dummy": [0.0, 0.0]}])
+    call(settings, c.upsert, _meta_name(settings), [{"key": "current", "value": pointer, "dummy": [0.0, 0.0]}])
     _delete_unlisted(settings, manifest["build"], slots)
 
 
@@ -305,13 +299,13 @@ def _delete_unlisted(settings: Settings, build: str, slots: dict[str, int]) -> N
     documents removed, and whatever an interrupted change left behind)."""
     c = client(settings)
     listed = sorted(slots.values())
-    for name in _names(settings):
-        _call(settings, c.delete, name, filter=f"slot not in {listed}")
+    for name in collection_names(settings):
+        call(settings, c.delete, name, filter=f"slot not in {listed}")
     _meta_collection(settings)
     keep_stats = [f'key like "stats/{d}@{s}/%"' for d, s in slots.items()]
     stale = f'key like "stats/%" and not ({" or ".join(keep_stats)})' if keep_stats else 'key like "stats/%"'
-    _call(settings, c.delete, _meta_name(settings), filter=stale)
-    _call(settings, c.delete, _meta_name(settings), filter=f'key like "build-%" and not (key like "{build}/%")')
+    call(settings, c.delete, _meta_name(settings), filter=stale)
+    call(settings, c.delete, _meta_name(settings), filter=f'key like "build-%" and not (key like "{build}/%")')
 
 
 def _previous(settings: Settings) -> dict:
@@ -328,14 +322,14 @@ def _meta_collection(settings: Settings) -> str:
 
     c = client(settings)
     name = _meta_name(settings)
-    if not _call(settings, c.has_collection, name):
+    if not call(settings, c.has_collection, name):
         schema = c.create_schema(auto_id=False)
         schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=256)
         schema.add_field("value", DataType.VARCHAR, max_length=RECORD_BYTES)
         schema.add_field("dummy", DataType.FLOAT_VECTOR, dim=2)  # Milvus needs a vector field
         index = c.prepare_index_params()
         index.add_index("dummy", index_type="FLAT", metric_type="L2")
-        _call(settings, c.create_collection, name, schema=schema, index_params=index)
+        call(settings, c.create_collection, name, schema=schema, index_params=index)
     return name
 
 
@@ -348,16 +342,16 @@ def _write_parts(settings: Settings, prefix: str, value) -> int:
     return len(parts)
 
 
-def _read_parts(settings: Settings, prefix: str, count: int | None = None):
+def read_parts(settings: Settings, prefix: str, count: int | None = None):
     """The JSON value stored by :func:`_write_parts` (``count`` parts; None: as many as there are)."""
     c = client(settings)
     name = _meta_name(settings)
-    _load(settings, name)
+    load_collection(settings, name)
     if count is None:
-        rows = _call(settings, c.query, name, filter=f'key like "{prefix}/%"', output_fields=["key", "value"])
+        rows = call(settings, c.query, name, filter=f'key like "{prefix}/%"', output_fields=["key", "value"])
     else:
         keys = [f"{prefix}/{n}" for n in range(count)]
-        rows = _call(settings, c.query, name, filter=f"key in {json.dumps(keys)}", output_fields=["key", "value"])
+        rows = call(settings, c.query, name, filter=f"key in {json.dumps(keys)}", output_fields=["key", "value"])
     by_number = {int(r["key"].rsplit("/", 1)[1]): r["value"] for r in rows}
     if not by_number or (count is not None and len(by_number) != count):
         raise KeyError(prefix)
@@ -368,10 +362,10 @@ def _pointer(settings: Settings) -> dict | None:
     """The ``current`` row: which build serves and in how many meta parts (None: none)."""
     c = client(settings)
     name = _meta_name(settings)
-    if not _call(settings, c.has_collection, name):
+    if not call(settings, c.has_collection, name):
         return None
-    _load(settings, name)
-    rows = _call(settings, c.query, name, filter='key == "current"', output_fields=["value"])
+    load_collection(settings, name)
+    rows = call(settings, c.query, name, filter='key == "current"', output_fields=["value"])
     return json.loads(rows[0]["value"]) if rows else None
 
 
@@ -386,228 +380,21 @@ def read_meta(settings: Settings) -> dict:
     without one."""
     pointer = _pointer(settings)
     if pointer is None:
-        raise IndexMissingError(f"no index in Milvus at {_uri(settings)}; build it with: QA_STORE=milvus {FIX_COMMAND}")
+        raise IndexMissingError(
+            f"no index in Milvus at {uri_of(settings)}; build it with: QA_STORE=milvus {FIX_COMMAND}"
+        )
     try:
-        return _read_parts(settings, pointer["build"], pointer["parts"])
+        return read_parts(settings, pointer["build"], pointer["parts"])
     except (KeyError, ValueError) as exc:
         raise IndexCorruptError(
-            f"the index in Milvus at {_uri(settings)} is unreadable ({exc}); rebuild with: {FIX_COMMAND}"
+            f"the index in Milvus at {uri_of(settings)} is unreadable ({exc}); rebuild with: {FIX_COMMAND}"
         ) from None
-
-
-# -- reading -------------------------------------------------------------------------------
-
-#: Passage records and sentence lists kept per process (fetched per question otherwise).
-CACHE = 20_000
-
-
-class _Cache:
-    """A thread-safe least-recently-used dict of at most :data:`CACHE` entries."""
-
-    def __init__(self):
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get_many(self, keys) -> dict:
-        out = {}
-        with self._lock:
-            for k in keys:
-                if k in self._items:
-                    self._items.move_to_end(k)
-                    out[k] = self._items[k]
-        return out
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > CACHE:
-                self._items.popitem(last=False)
-
-
-class MilvusIndex:
-    """The index served from Milvus, with the same methods as the local
-    :class:`qa.index.ReportIndex` (see it for their meaning). At start it reads only the
-    manifest and the merged stats; passages and sentences are fetched when found."""
-
-    def __init__(self, settings: Settings, meta: dict):
-        self.settings = settings
-        self.manifest = meta["manifest"]
-        self.terms = meta["terms"]
-        self.slots: dict[str, int] = meta["slots"]
-        self._known = set(self.slots.values())
-        self.k1, self.b = meta["bm25"]["k1"], meta["bm25"]["b"]
-        self.corpus = CorpusStats.from_json(meta["corpus"])
-        self.documents = [DocumentInfo(**d) for d in self.manifest.get("documents", [])]
-        self.passages_name, self.sentences_name = _names(settings)
-        self.dense_index = self.manifest.get("milvus_index", "FLAT")
-        self._records, self._sentences, self._stats = _Cache(), _Cache(), _Cache()
-        for name in (self.passages_name, self.sentences_name):
-            _load(settings, name)
-
-    @property
-    def passage_count(self) -> int:
-        return self.corpus.passages
-
-    @property
-    def passages_held(self) -> int:
-        """How many passage records this process holds (fetched for questions, cached)."""
-        return len(self._records)
-
-    # -- records and stats ------------------------------------------------------------
-
-    def position(self, document: str, number: int) -> int:
-        return passage_position(self.slots[document], number)
-
-    def passages(self, positions) -> list[Chunk]:
-        wanted = [int(p) for p in positions]
-        found = self._records.get_many(wanted)
-        missing = [p for p in dict.fromkeys(wanted) if p not in found]
-        if missing:
-            c = client(self.settings)
-            rows = _call(
-                self.settings, c.query, self.passages_name, filter=f"pos in {missing}", output_fields=["pos", "record"]
-            )
-            for r in rows:
-                found[int(r["pos"])] = _chunk(json.loads(r["record"]))
-                self._records.put(int(r["pos"]), found[int(r["pos"])])
-        gone = [p for p in wanted if p not in found]
-        if gone:
-            raise IndexStaleError(f"the index in Milvus at {_uri(self.settings)} changed meanwhile; ask again")
-        return [found[p] for p in wanted]
-
-    def passage_sentences(self, position: int) -> list[tuple[Sentence, np.ndarray]]:
-        cached = self._sentences.get_many([position])
-        if cached:
-            return cached[position]
-        c = client(self.settings)
-        rows = _call(
-            self.settings,
-            c.query,
-            self.sentences_name,
-            filter=f"chunk == {int(position)}",
-            output_fields=["pos", "record", "dense"],
-        )
-        out = [
-            (Sentence(**json.loads(r["record"])), np.asarray(r["dense"], dtype=np.float32))
-            for r in sorted(rows, key=lambda r: r["pos"])
-        ]
-        self._sentences.put(position, out)
-        return out
-
-    def sentence_sample(self, documents: tuple[str, ...] | None, size: int) -> np.ndarray:
-        # The same rows as the local store's: every k-th sentence of the documents in
-        # corpus order, fetched by their keys (slot, number within the document).
-        dim = int(self.manifest["counts"]["dimension"])
-        keys = [
-            self.slots[d.id] << SENTENCE_BITS | n
-            for d in self.documents
-            if (documents is None or d.id in documents) and d.id in self.slots
-            for n in range(d.sentences)
-        ]
-        if not size or not keys:
-            return np.empty((0, dim), dtype=np.float32)
-        stride = max(1, len(keys) // size)
-        wanted = keys[::stride][:size]
-        c = client(self.settings)
-        found: dict[int, list[float]] = {}
-        for start in range(0, len(wanted), PAGE):
-            page = wanted[start : start + PAGE]
-            rows = _call(
-                self.settings, c.query, self.sentences_name, filter=f"pos in {page}", output_fields=["pos", "dense"]
-            )
-            found.update((int(r["pos"]), r["dense"]) for r in rows)
-        return np.ascontiguousarray([found[k] for k in wanted if k in found], dtype=np.float32).reshape(-1, dim)
-
-    def stats(self, documents: tuple[str, ...] | None = None) -> CorpusStats:
-        if documents is None:
-            return self.corpus
-        key = tuple(sorted(documents))
-        cached = self._stats.get_many([key])
-        if cached:
-            return cached[key]
-        parts = []
-        for doc in key:
-            slot = self.slots[doc]
-            data = _read_parts(self.settings, f"stats/{doc}@{slot}")
-            parts.append((doc, DocumentStats.from_json(data), lambda n, s=slot: passage_position(s, n)))
-        merged = merge(parts)
-        self._stats.put(key, merged)
-        return merged
-
-    # -- searching ----------------------------------------------------------------------
-
-    def _filter(self, documents) -> str:
-        return "" if documents is None else f"doc in {json.dumps(list(documents), ensure_ascii=False)}"
-
-    def _search(self, name: str, data, field: str, n: int, documents, output: str = "pos") -> np.ndarray:
-        if n <= 0:
-            return np.empty(0, dtype=np.int64)
-        c = client(self.settings)
-        condition = self._filter(documents)
-        hits = _call(
-            self.settings,
-            c.search,
-            name,
-            data=[data],
-            anns_field=field,
-            limit=min(n, 16_384),
-            output_fields=["slot", output],
-            search_params={
-                "metric_type": "IP",
-                "params": DENSE_INDEXES[self.dense_index][1] if field == "dense" else {},
-            },
-            **({"filter": condition} if condition else {}),
-        )
-        return np.array(
-            [
-                h["pos"] if output == "pos" else h["entity"][output]
-                for h in hits[0]
-                if (h["distance"] > 0 or field == "dense") and h["entity"]["slot"] in self._known
-            ],
-            dtype=np.int64,
-        )
-
-    def dense_search(self, vector: np.ndarray, n: int, documents=None) -> np.ndarray:
-        return self._search(self.passages_name, np.asarray(vector, np.float32).tolist(), "dense", n, documents)
-
-    def sentence_search(self, vector: np.ndarray, n: int, documents=None) -> np.ndarray:
-        vector = np.asarray(vector, np.float32).tolist()
-        return self._search(self.sentences_name, vector, "dense", n, documents, output="chunk")
-
-    def lexical_search(self, tokens: list[str], n: int, documents=None) -> np.ndarray:
-        counts = Counter(t for t in tokens if t in self.corpus.doc_freq)
-        if not counts:
-            return np.empty(0, dtype=np.int64)
-        total = self.corpus.passages
-        query: dict[int, float] = {}
-        for token, count in counts.items():
-            tid = _token_id(token)
-            query[tid] = query.get(tid, 0.0) + count * _idf(self.corpus.doc_freq[token], total)
-        return self._search(self.passages_name, query, "sparse", min(n, total), documents)
 
 
 def row_counts(settings: Settings) -> dict[int, int]:
     """Passage rows per slot (what Milvus holds, for checks and tests)."""
     c = client(settings)
-    name = _names(settings)[0]
-    _load(settings, name)
-    rows = _call(settings, c.query, name, filter="slot >= 0", output_fields=["slot"], limit=PAGE)
+    name = collection_names(settings)[0]
+    load_collection(settings, name)
+    rows = call(settings, c.query, name, filter="slot >= 0", output_fields=["slot"], limit=PAGE)
     return dict(Counter(int(r["slot"]) for r in rows))
-
-
-def _chunk(d: dict) -> Chunk:
-    return Chunk(**{**d, "heading": tuple(d["heading"]), "pages": tuple(d.get("pages", ()))})
-
-
-def load_milvus_index(settings: Settings, model_fingerprint: str | None = None) -> MilvusIndex:
-    """The current build in Milvus, checked against the chunker and model like a local one."""
-    meta = read_meta(settings)
-    check_current(settings, meta["manifest"], model_fingerprint)
-    if meta["manifest"].get("format_version") != FORMAT_VERSION or "slots" not in meta:
-        raise IndexStaleError(
-            f"the index in Milvus at {_uri(settings)} has an older format; rebuild with: QA_STORE=milvus {FIX_COMMAND}"
-        )
-    return MilvusIndex(settings, meta)

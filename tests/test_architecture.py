@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "qa"
 #: No module grows past this many lines: one concern each.
-MAX_LINES = 700
+MAX_LINES = 600
 
 
 def _modules() -> dict[str, Path]:
@@ -64,6 +64,8 @@ def test_the_answer_layer_knows_no_store_engine():
 
 def test_a_store_imports_neither_the_other_store_nor_the_builder():
     graph = _graph()
+    for store, other in (("qa.stores.local", "qa.stores.milvus"), ("qa.stores.milvus", "qa.stores.local")):
+        assert not graph[store] & {other, "qa.index"}, store
     assert "qa.index" not in graph["qa.milvus_store"]
 
 

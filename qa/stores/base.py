@@ -77,7 +77,7 @@ class _Backends(Mapping):
     """Backend name → the class of its loaded store, imported on first use (Milvus's
     client is imported only by a process that uses it)."""
 
-    _WHERE = {"local": ("qa.stores.local", "ReportIndex"), "milvus": ("qa.milvus_store", "MilvusIndex")}
+    _WHERE = {"local": ("qa.stores.local", "ReportIndex"), "milvus": ("qa.stores.milvus", "MilvusIndex")}
 
     def __getitem__(self, name: str) -> type:
         module, attribute = self._WHERE[name]

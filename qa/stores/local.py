@@ -41,7 +41,7 @@ class ReportIndex:
     """A loaded index — the local store: passages, their sentences, dense and BM25
     indexes, each document's stats, the manifest. The retriever uses only the methods
     below, never FAISS, bm25s or the lists themselves: a store on another engine
-    (:class:`qa.milvus_store.MilvusIndex`) offers the same ones. Positions are the
+    (:class:`qa.stores.milvus.MilvusIndex`) offers the same ones. Positions are the
     store's own numbers for passages (here 0 … n − 1, in corpus order)."""
 
     chunks: list[Chunk]
