@@ -148,7 +148,10 @@ def test_an_interrupted_change_leaves_the_previous_index(
         "manifest": (index_module, "_write_atomic"),
     }[fail_at]
     if change == "build":  # a rebuild that must embed: another chunker version
+        import qa.records
+
         monkeypatch.setattr(index_module, "CHUNKER_VERSION", "test")
+        monkeypatch.setattr(qa.records, "CHUNKER_VERSION", "test")
     monkeypatch.setattr(*target, boom)
     run = {
         "build": lambda: build_index(local, engine.embedder, progress=False),

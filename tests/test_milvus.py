@@ -78,7 +78,7 @@ def test_add_filter_list_and_remove(embedded, engine, second_report, tmp_path):
 def test_a_question_asked_while_another_process_removes_a_report_is_answered(embedded, engine, monkeypatch):
     """Rows deleted between this process's look at the store and its fetch: it loads the
     new index and asks again."""
-    import qa.milvus_store as store
+    import qa.stores.milvus as store
 
     served = _engine(embedded, engine)
     served.answer("什么是六稳")
