@@ -46,19 +46,35 @@ def test_app_rebuilds_a_corrupt_index_at_start(tmp_path, index_copy):
     assert "rebuilding" in (tmp_path / "app.log").read_text()
 
 
+def _wait_for(condition, proc, limit: float = 60.0) -> None:
+    """Poll ``condition`` until it holds or ``proc`` ends (no fixed sleep)."""
+    deadline = time.monotonic() + limit
+    while not condition() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_killing_a_build_at_any_point_leaves_the_old_index(settings, index_copy, tmp_path):
-    """SIGKILL the real `qa-index build` at several moments; the old index keeps loading."""
+    """SIGKILL the real `qa index build` at each stage of a rebuild (as it starts, as it
+    begins writing the new build, once the build's first file is written, once the build
+    is in place but not yet named in the manifest); the old index keeps loading, and the
+    next build succeeds and cleans up."""
     before = json.loads((index_copy / "manifest.json").read_text())["build"]
     env = {**os.environ, "QA_INDEX_DIR": str(index_copy), "HF_HUB_OFFLINE": "1"}
-    for delay in (0.5, 3.0, 6.0, 9.0):
+    stages = [
+        lambda: True,  # at once
+        lambda: any(index_copy.glob(".tmp-*")),
+        lambda: any(index_copy.glob(".tmp-*/chunks.json")),
+        lambda: len(list(index_copy.glob("build-*"))) > 1,
+    ]
+    for stage in stages:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "qa.index", "build"],
+            [sys.executable, "-m", "qa.cli", "index", "build"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(delay)
+        _wait_for(stage, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         index = load_index(settings.with_(index_dir=index_copy))
@@ -66,9 +82,10 @@ def test_killing_a_build_at_any_point_leaves_the_old_index(settings, index_copy,
         current = json.loads((index_copy / "manifest.json").read_text())["build"]
         assert current == before or (index_copy / current).is_dir()
     done = subprocess.run(
-        [sys.executable, "-m", "qa.index", "build"], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "qa.cli", "index", "build"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+    assert "built index" in done.stdout
     load_index(settings.with_(index_dir=index_copy))
     assert len(list(index_copy.glob("build-*"))) == 1
 
