@@ -365,15 +365,16 @@ class Retriever:
         year's report (2019年GDP → the 2020 report), a year asked for a target is planned
         in its own; 今年/去年 are read against that place's newest report (the reader's
         "now"), and a question naming no year is about now: its newest report. A question
-        naming no place is read against the newest report of all: the places without a
-        report of the year it asks about are left out."""
+        naming no place but a year (2019年) is asked of the reports that cover that year;
+        one that says only 今年 or 去年 is ambiguous across places, and asked of each
+        place's newest report."""
         searched = [d for d in self.documents.values() if self.scope is None or d.id in self.scope]
         named = self.place_documents(question)
         docs = [d for d in searched if named is None or d.id in named]
         low = normalize_query_text(question).lower()
         plan = asks_plan(low)
         if named is None:
-            asked = years_named(low, self.year)
+            asked = years_named(low, None)  # calendar years only: 今年 differs from place to place
             covering = [d for d in docs if d.year is not None and asked & {d.year, d.year - 1}]
             docs = covering or docs
         places: dict[str, list] = {}
