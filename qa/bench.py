@@ -83,7 +83,7 @@ def _latency(fn, questions: list[str], embedder=None) -> tuple[float, float]:
     return _percentiles(times)
 
 
-def serving_probe(n: int) -> dict:
+def serving_probe(question_set: Path, n: int) -> dict:
     """Run in a child process: load, answer ``n`` questions, report RSS."""
     from .engine import Engine
 
@@ -91,7 +91,7 @@ def serving_probe(n: int) -> dict:
     engine = Engine(Settings()).load()
     load = time.perf_counter() - start
     rss_loaded = _rss_mb()
-    for q in _questions(n):
+    for q in _questions(question_set, n):
         engine.answer(q)
     return {"load_s": load, "rss_loaded_mb": rss_loaded, "rss_after_mb": _rss_mb()}
 
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console.setup()
     if args.serving_probe:
-        print(json.dumps(serving_probe(args.serving_probe)))
+        print(json.dumps(serving_probe(Path(args.question_set), args.serving_probe)))
         return 0
     if args.add_probe:
         print(json.dumps(_add_probe(args.add_probe)))
@@ -307,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         if args.add:
             probe = subprocess.run(
-                [sys.executable, "-m", "qa.bench", "--add-probe", args.add], capture_output=True, text=True, check=True
+                [sys.executable, "-m", "qa.bench", "--question-set", args.question_set, "--add-probe", args.add],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             added = json.loads(probe.stdout.strip().splitlines()[-1])
             results.append(
@@ -345,7 +348,11 @@ def main(argv: list[str] | None = None) -> int:
         results.append(("retrieve() p50 / p95, repeated question (cached)", f"{p50:.2f} / {p95:.2f} ms"))
 
         probe = subprocess.run(
-            [sys.executable, "-m", "qa.bench", "--serving-probe", str(len(questions))],
+            [
+                sys.executable,
+                *("-m", "qa.bench", "--question-set", args.question_set),
+                *("--serving-probe", str(len(questions))),
+            ],
             capture_output=True,
             text=True,
             check=True,
