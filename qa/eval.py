@@ -1,12 +1,15 @@
-"""Evaluate retrieval and answers on a question set: ``python -m qa.eval QUESTIONS.jsonl``.
+"""Evaluate retrieval and answers on question sets: ``python -m qa.eval QUESTIONS.jsonl…``.
 
 Schema (one JSON object a line): ``id``, ``question``, ``answers`` (gold strings, any
-one counts; ``[]`` = the report does not answer), ``type``, optional ``fold`` and
-``history`` (the earlier user questions of a conversation: they are asked first, in
-order, and the conversation so far is passed along). Strings are compared with all
-whitespace removed.
+one counts; ``[]`` = the report does not answer), ``type``, optional ``fold``, ``doc``
+(the report it is about, by file name, with ``--corpus``) and ``history`` (the earlier
+user questions of a conversation: they are asked first, in order, and the conversation
+so far is passed along). Strings are compared with all whitespace removed.
 
-Printed, overall and per type (columns explained in the README):
+With ``--corpus DIR`` the documents of DIR are indexed beside the bundled report and each
+question is asked within its report and again across all, a row per report (``--by``),
+with ``coverage`` and, across all, ``right_doc``. Printed, overall and per type or
+report (columns explained in the README):
 
 - ``R@1``, ``R@5``, ``MRR``: retrieval of a passage holding a gold answer;
 - ``acc``: answerable questions answered confidently and right;
@@ -15,8 +18,10 @@ Printed, overall and per type (columns explained in the README):
 - ``unans_ok``: unanswerable questions not answered confidently;
 - ``ans_unconf``: answerable questions not answered confidently.
 
-``--cv`` also fits the answer model five times, each time without one fold, answers
-that fold with it, and prints those cross-validated figures beside the in-sample ones.
+``--cv`` also fits the answer model once per fold of the evaluated set, each time on the
+set's other folds and the ``--train-with`` sets (for the reports' set a fold is a place:
+leave-one-place-out), answers that fold with it, and prints those cross-validated
+figures beside the in-sample ones.
 """
 
 from __future__ import annotations
