@@ -272,16 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    runs = [("in-sample (the shipped answer model)", None)]
+    titles = ["in-sample (the shipped answer model)"]
     if args.cv:
-        runs.append(("cross-validated (each fold answered by a model fitted without it)", None))
-    for n, (title, _) in enumerate(runs):
-        answerers = cross_validated_answerers(questions, engine, train_with) if n else None
+        titles.append("cross-validated (each fold answered by a model fitted without it)")
+    for title in titles:
+        answerers = cross_validated_answerers(questions, engine, train_with) if title != titles[0] else None
         if args.corpus:
-            by = args.by or "doc"
-            reports = zip(
-                ("within each report", "across all documents"), evaluate_corpus(questions, engine, answerers, by)
-            )
+            scopes = ("within each report", "across all documents")
+            reports = zip(scopes, evaluate_corpus(questions, engine, answerers, args.by or "doc"))
         else:
             reports = [("", evaluate(questions, engine, answerers, documents=args.documents, by=args.by or "type"))]
         for scope, report in reports:
