@@ -8,7 +8,7 @@ adds (PDF, Word, text, Markdown). Layout under the index directory::
     documents/<id>/            its passages, sentences and their embeddings (reused as long
                                as the file, the chunker and the model are unchanged)
     build-<id>/chunks.json     every document's passages, in corpus order, with citations
-    build-<id>/dense.faiss     FAISS inner-product index over passage embeddings
+    build-<id>/dense.faiss     FAISS inner-product index over passage embeddings (not with Milvus)
     build-<id>/bm25/           bm25s index over jieba tokens
     build-<id>/terms.txt       the report terms added to jieba's dictionary
     build-<id>/sentences.json  every passage's sentences with their pages
@@ -251,9 +251,12 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
     terms = sorted(report_terms((c.text for c in chunks), [k for p in documents for k in p.glossary_keys]))
     analyzer = Analyzer(terms)
     tokens = [analyzer.tokens(c.search_text) or ["∅"] for c in chunks]
+    # Milvus serves a build itself: no FAISS or corpus-wide BM25 is made here for it.
+    local = settings.store != "milvus"
     bm25 = bm25s.BM25()
-    bm25.index(tokens, show_progress=False)
-    dense = make_faiss_index(vectors)
+    if local:
+        bm25.index(tokens, show_progress=False)
+        dense = make_faiss_index(vectors)
     stats, start = {}, 0
     for pieces in documents:
         end = start + len(pieces.chunks)
@@ -270,8 +273,9 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
         (tmp / "chunks.json").write_text(
             json.dumps([chunk_to_json(c) for c in chunks], ensure_ascii=False, indent=0), encoding="utf-8"
         )
-        faiss.write_index(dense, str(tmp / "dense.faiss"))
-        bm25.save(str(tmp / "bm25"))
+        if local:
+            faiss.write_index(dense, str(tmp / "dense.faiss"))
+            bm25.save(str(tmp / "bm25"))
         (tmp / "terms.txt").write_text("\n".join(terms), encoding="utf-8")
         (tmp / "sentences.json").write_text(
             json.dumps([asdict(s) for s in sentences], ensure_ascii=False, indent=0), encoding="utf-8"
@@ -294,9 +298,9 @@ def _install(settings: Settings, documents: list[_Pieces], embedder, started: fl
                 "sentences": len(sentences),
                 "glossary_entries": sum(c.kind == "glossary" for c in chunks),
                 "dimension": dim,
-                "bm25_vocabulary": len(bm25.vocab_dict),
+                "bm25_vocabulary": len(bm25.vocab_dict) if local else len({t for toks in tokens for t in toks}),
             },
-            "faiss_index": type(dense).__name__,
+            "faiss_index": type(dense).__name__ if local else "none (served from Milvus)",
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.perf_counter() - started, 2),
             "files": files,

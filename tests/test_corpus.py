@@ -100,9 +100,7 @@ def test_relative_years_read_against_each_document(corpus_engine, two_reports):
     assert "突破5亿元" in corpus_engine.answer("今年建筑业税收目标是多少", documents=[second.id]).text
     # asked of both districts, a year names the report that covers it; 今年 alone is each one's own
     assert corpus_engine.answer("2021年建筑业税收目标是多少").document == second.id
-    assert corpus_engine.answer("今年建筑业税收目标是多少").document_title in {
-        d.title for d in list_documents(local)
-    }
+    assert corpus_engine.answer("今年建筑业税收目标是多少").document_title in {d.title for d in list_documents(local)}
 
 
 def test_a_comparison_quotes_each_report(corpus_engine):

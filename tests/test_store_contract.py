@@ -68,6 +68,13 @@ def test_it_is_a_store_of_the_registered_backend(store):
     assert set(BACKENDS) == {"local", "milvus"}
 
 
+def test_milvus_keeps_no_local_copy_of_what_it_serves(store):
+    if not hasattr(store, "settings"):
+        pytest.skip("the local store is its local files")
+    builds = list(store.settings.index_dir.glob("build-*"))
+    assert builds and not any((b / "dense.faiss").exists() or (b / "bm25").exists() for b in builds)
+
+
 def test_passages_are_numbered_per_document_and_read_back_in_order(store):
     assert store.passage_count == sum(d.passages for d in store.documents) >= 6
     first, second = ids(store)
