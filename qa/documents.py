@@ -297,8 +297,7 @@ def _split_inline_headings(lines: list[_Line]) -> list[_Line]:
     out: list[_Line] = []
     for line in lines:
         end = _first_sentence_end(line.text)
-        heading = end is not None and end < len(line.text.rstrip()) and _is_heading(line.text[:end])
-        if heading and (PART_RE.match(line.text) or SECTION_RE.match(line.text) or SUBSECTION_RE.match(line.text)):
+        if end is not None and end < len(line.text.rstrip()) and _is_heading(line.text[:end]):
             out.append(_Line(line.text[:end], line.page, line.new_page))
             out.append(_Line(line.text[end:].strip(), line.page, False))
         else:

@@ -34,7 +34,7 @@ from .model import Fusion
 from .records import document_name
 from .routing import PlaceMention, PlaceRouter
 from .spelling import Speller
-from .stores import Store
+from .stores import Embedder, Store
 from .vocabulary import (
     ABOUT_DOCUMENT,
     PREFERRED_PERIODS,
@@ -140,7 +140,9 @@ class Retriever:
     records of the passages it returns and the documents' stats (:mod:`qa.stats`):
     nothing at start grows with the number of passages."""
 
-    def __init__(self, index: Store, embedder, settings: Settings | None = None, fusion: Fusion | None = None):
+    def __init__(
+        self, index: Store, embedder: Embedder, settings: Settings | None = None, fusion: Fusion | None = None
+    ):
         self.index = index
         self.fusion = fusion or Fusion()
         self.embedder = embedder
