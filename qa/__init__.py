@@ -14,12 +14,16 @@ from .config import apply_offline_environment
 
 apply_offline_environment()  # before any library that could phone home is imported
 
-from .answer import Answer  # noqa: E402
-from .config import Settings  # noqa: E402
-from .engine import Engine, default_engine  # noqa: E402
-from .errors import (  # noqa: E402
+from .answering.answer import Answer
+from .config import Settings
+from .corpus.builder import build_index
+from .corpus.manifest import load_index
+from .engine import Engine, default_engine
+from .errors import (
+    AccessError,
     ConfigError,
     DocumentError,
+    FileTooLargeError,
     IndexCorruptError,
     IndexMissingError,
     IndexStaleError,
@@ -29,28 +33,32 @@ from .errors import (  # noqa: E402
     QAError,
     StoreUnavailableError,
     UnknownDocumentError,
+    UnsupportedFileError,
 )
-from .index import DocumentInfo, build_index, load_index  # noqa: E402
-from .retrieval import Passage  # noqa: E402
+from .records import DocumentInfo
+from .retrieval.retriever import Passage
 
 __all__ = [
+    "AccessError",
     "Answer",
-    "answer",
     "ConfigError",
     "DocumentError",
     "DocumentInfo",
     "Engine",
+    "FileTooLargeError",
     "IndexCorruptError",
     "IndexMissingError",
     "IndexStaleError",
     "IndexUnavailableError",
     "InputError",
     "InputTypeError",
+    "Passage",
     "QAError",
+    "Settings",
     "StoreUnavailableError",
     "UnknownDocumentError",
-    "Passage",
-    "Settings",
+    "UnsupportedFileError",
+    "answer",
     "build_index",
     "list_documents",
     "load_index",
@@ -70,7 +78,7 @@ def retrieve(question: str, k: int = 5, documents: list[str] | None = None) -> l
     for an unknown document id, and :class:`qa.IndexUnavailableError` if the index is
     missing, corrupt or stale (the message names the command that fixes it).
     """
-    from .retrieval import validate_documents, validate_k, validate_question
+    from .retrieval.retriever import validate_documents, validate_k, validate_question
 
     validate_question(question)
     validate_k(k)
@@ -86,7 +94,7 @@ def answer(question: str, history: list[dict] | None = None, documents: list[str
     limits the answer to some documents (ids; None: all). Same input rules as
     :func:`retrieve`; a malformed ``history`` raises ValueError.
     """
-    from .retrieval import validate_documents, validate_question
+    from .retrieval.retriever import validate_documents, validate_question
 
     validate_question(question)
     validate_documents(documents)

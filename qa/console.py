@@ -1,6 +1,6 @@
 """What the console shows: the project's own progress and warnings, nothing else.
 
-Every command line entry point (``app.py``, ``qa-index``, ``python -m qa.eval`` …) calls
+Every command line entry point (``app.py``, ``qa-index``, ``qa eval`` …) calls
 :func:`setup` once. By default the project's loggers speak at INFO (they only do when
 something long runs: converting the model, exporting the query encoder, building the
 index) and every other library at WARNING; ``verbose`` shows everything at DEBUG.

@@ -12,14 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
 
-from .answer import Answer, Answerer
+from .answering.answer import Answer, Answerer
+from .answering.features import FEATURES
+from .answering.model import Fitted, load_fitted
 from .config import Settings
-from .embedding import Embedder
-from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, IndexUnavailableError
-from .features import FEATURES
-from .index import (
+from .corpus.builder import (
     DocumentInfo,
     add_documents,
     build_index,
@@ -27,8 +25,10 @@ from .index import (
     load_index,
     remove_document,
 )
-from .model import Fitted, load_fitted
-from .retrieval import Passage, Retriever
+from .embedding.embedder import Embedder
+from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, IndexUnavailableError
+from .retrieval.retriever import Passage, Retriever
+from .stores import BACKENDS
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +61,11 @@ class Engine:
     CHANGE_CHECK_SECONDS = 1.0
 
     def _stamp(self) -> tuple | None:
-        """What changes when the index does: the current build in Milvus, or the manifest file."""
-        if self.settings.store == "milvus":
-            from .milvus_store import current_build
-
-            try:
-                return (current_build(self.settings),)
-            except IndexUnavailableError:
-                return self._manifest_stamp  # unreachable now: keep serving what is loaded
+        """What changes when the served build does (see :meth:`StoreBackend.stamp`)."""
         try:
-            st = (Path(self.settings.index_dir) / "manifest.json").stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
+            return BACKENDS[self.settings.store].stamp(self.settings)
+        except IndexUnavailableError:
+            return self._manifest_stamp  # unreachable now: keep serving what is loaded
 
     @property
     def retriever(self) -> Retriever:
@@ -113,7 +105,7 @@ class Engine:
         self.embedder.prepare_query_encoder()
         return Retriever(index, self.embedder, self.settings)
 
-    def load(self) -> "Engine":
+    def load(self) -> Engine:
         """Load now rather than on the first question (e.g. at app start)."""
         _ = self.retriever
         return self
@@ -134,7 +126,7 @@ class Engine:
     def add_documents(
         self, paths, title: str | None = None, progress: bool = False
     ) -> tuple[list[DocumentInfo], list[str]]:
-        """Add files to the corpus (see :func:`qa.index.add_documents`) and serve the new index."""
+        """Add files to the corpus (see :func:`qa.corpus.builder.add_documents`) and serve the new index."""
         _ = self.retriever
         added, errors = add_documents(self.settings, paths, self.embedder, title=title, progress=progress)
         if added:

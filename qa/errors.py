@@ -9,17 +9,20 @@ it refines as a base (a bad input is a ``ValueError``, an unusable index a
 from __future__ import annotations
 
 __all__ = [
-    "QAError",
+    "AccessError",
     "ConfigError",
+    "DocumentError",
+    "FileTooLargeError",
+    "IndexCorruptError",
+    "IndexMissingError",
+    "IndexStaleError",
+    "IndexUnavailableError",
     "InputError",
     "InputTypeError",
-    "DocumentError",
-    "UnknownDocumentError",
-    "IndexUnavailableError",
-    "IndexMissingError",
-    "IndexCorruptError",
-    "IndexStaleError",
+    "QAError",
     "StoreUnavailableError",
+    "UnknownDocumentError",
+    "UnsupportedFileError",
 ]
 
 
@@ -41,6 +44,23 @@ class InputTypeError(QAError, TypeError):
 
 class DocumentError(QAError, ValueError):
     """A file that cannot be read as a document, or a corpus change that cannot be made."""
+
+
+class AccessError(QAError, PermissionError):
+    """A change of the corpus without the right to make it (a missing or wrong admin
+    token, or changes switched off); nothing is changed."""
+
+
+class UnsupportedFileError(DocumentError):
+    """A file of a type that cannot be read (see ``SUPPORTED_SUFFIXES``)."""
+
+
+class FileTooLargeError(DocumentError):
+    """A file over the size limit (``QA_MAX_DOCUMENT_MB``); ``limit_mb`` says which."""
+
+    def __init__(self, message: str, limit_mb: int):
+        super().__init__(message)
+        self.limit_mb = limit_mb
 
 
 class UnknownDocumentError(QAError, ValueError):

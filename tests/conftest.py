@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import pytest  # noqa: E402
+import pytest
 
-from qa.config import DEFAULT_CORPUS, Settings  # noqa: E402
+from qa.config import DEFAULT_CORPUS, Settings
 
 DATA = Path(__file__).parent / "data"
 DEV = DATA / "dev.jsonl"
@@ -28,6 +29,23 @@ _TIER_OF_FIXTURE = {
     "two_reports": "integration",
     "report_pdf": "browser",
 }
+
+
+_SESSION_DIRS: list[str] = []
+
+
+def pytest_configure(config):
+    """The whole run (and every app or command it starts) keeps its index and data in
+    temporary folders, never in the checkout; the model cache stays the user's."""
+    for name in ("QA_INDEX_DIR", "QA_DATA_DIR"):
+        folder = tempfile.mkdtemp(prefix=f"qa-tests-{name[3:].lower()}-")
+        _SESSION_DIRS.append(folder)
+        os.environ[name] = folder
+
+
+def pytest_unconfigure(config):
+    for folder in _SESSION_DIRS:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items):
@@ -54,14 +72,15 @@ def _unit_isolation(request, tmp_path, monkeypatch):
     def no_model(*args, **kwargs):
         raise AssertionError("a unit test loaded the embedding model: mark it integration")
 
-    monkeypatch.setattr("qa.embedding._load_sentence_transformer", no_model)
-    monkeypatch.setattr("qa.embedding.Embedder.prepare_query_encoder", no_model)
+    monkeypatch.setattr("qa.embedding.embedder._load_sentence_transformer", no_model)
+    monkeypatch.setattr("qa.embedding.embedder.Embedder.prepare_query_encoder", no_model)
     yield
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """The real configuration: bundled corpus, committed index, user model cache."""
+    """The real configuration (bundled corpus, user model cache) with the session's
+    temporary index and data folders."""
     return Settings()
 
 
@@ -74,7 +93,7 @@ def engine(settings):
 
 @pytest.fixture(scope="session")
 def document():
-    from qa.documents import load_document
+    from qa.ingest.documents import load_document
 
     return load_document(DEFAULT_CORPUS)
 
@@ -82,7 +101,7 @@ def document():
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory, settings, engine) -> Path:
     """An index built from scratch into a temporary directory (once per session)."""
-    from qa.index import build_index
+    from qa.corpus.builder import build_index
 
     target = tmp_path_factory.mktemp("index")
     build_index(settings.with_(index_dir=target), engine.embedder, progress=False)
@@ -103,7 +122,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @contextlib.contextmanager
 def running_app(data_dir: Path, *args: str, env: dict | None = None, **options):
     """The app on a free loopback port with its data (and log) in ``data_dir``."""
-    from qa.load import running_app as start
+    from qa.devtools.load import running_app as start
 
     environment = {"QA_DATA_DIR": str(data_dir), **(env or {})}
     with start(*args, env=environment, log_path=data_dir / "app.log", **options) as running:

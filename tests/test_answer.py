@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import qa
-from qa.answer import CONFIDENT, NOT_FOUND, TENTATIVE, TENTATIVE_LEAD, Answerer, validate_history
-from qa.eval import cross_validated_answerers, evaluate, load_questions, question_sets
+from qa.answering.answer import CONFIDENT, NOT_FOUND, TENTATIVE, TENTATIVE_LEAD, Answerer, validate_history
+from qa.devtools.eval import cross_validated_answerers, evaluate, load_questions, question_sets
 
 from .conftest import DEV
 
@@ -192,17 +192,17 @@ def test_in_sample_figures_are_reported_beside(engine):
 def test_the_reason_is_logged_at_debug_level(caplog):
     import logging
 
-    with caplog.at_level(logging.DEBUG, logger="qa.answer"):
+    with caplog.at_level(logging.DEBUG, logger="qa.answering.answer"):
         a = qa.answer("2015年北关区生产总值是多少")
     assert any(a.reason in r.getMessage() and r.levelno == logging.DEBUG for r in caplog.records)
     caplog.clear()
-    with caplog.at_level(logging.DEBUG, logger="qa.answer"):
+    with caplog.at_level(logging.DEBUG, logger="qa.answering.answer"):
         qa.answer("今年建筑业税收目标是多少")
     assert not [r for r in caplog.records if "not confident" in r.getMessage()]
 
 
 def test_a_sentence_no_other_comes_near_is_judged_surer_than_one_among_rivals(engine):
-    from qa.model import standing
+    from qa.answering.model import standing
 
     judge = engine.fitted.answer.judge
 
@@ -216,12 +216,12 @@ def test_a_sentence_no_other_comes_near_is_judged_surer_than_one_among_rivals(en
 
 
 def test_fitted_weights_save_and_load_alike(engine, tmp_path):
-    from qa.model import Fitted, load_fitted
+    from qa.answering.model import Fitted, load_fitted
 
     engine.fitted.save(tmp_path / "fitted.json")
     again = load_fitted(tmp_path / "fitted.json", engine.fitted.answer.features)
     assert again == engine.fitted
     (tmp_path / "old.json").write_text('{"format": 2, "fusion": {}, "answer": {}}', encoding="utf-8")
-    with pytest.raises(ValueError, match="qa.train"):
+    with pytest.raises(ValueError, match="qa train"):
         load_fitted(tmp_path / "old.json")
     assert isinstance(again, Fitted)

@@ -72,13 +72,13 @@ def test_api_reports_bad_input_without_failing(client):
 
 def test_api_lists_only_the_documented_endpoints(client):
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == {"/answer", "/retrieve", "/documents"}
+    assert endpoints == {"/answer", "/retrieve", "/list_documents"}
 
 
 def test_concurrent_answers_equal_sequential_ones(app_url, client):
     from gradio_client import Client
 
-    from qa.eval import load_questions
+    from qa.devtools.eval import load_questions
 
     questions = [q["question"] for q in load_questions(DEV)][::6]
     expected = [client.predict(question=q, k=3, api_name="/answer")["text"] for q in questions]
@@ -156,7 +156,7 @@ def test_in_a_real_browser(app_url, app_data):
         # thumbs up is stored locally; retry answers again; undo puts the question back
         page.locator("#chat button[aria-label='Like']").last.click()
         page.wait_for_timeout(1500)
-        from qa.feedback import FeedbackStore
+        from qa.ui.feedback import FeedbackStore
 
         records = FeedbackStore(app_data / "feedback.sqlite3").all()
         assert [(r.question, r.liked) for r in records] == [("今年建筑业税收目标是多少", True)]

@@ -55,18 +55,63 @@ def test_no_import_cycles():
                 todo += internal[module]
 
 
+#: The layers, in the order data flows: a module may import its own layer and those
+#: before it, never one after it (the interfaces at the top: the engine, the UI, the
+#: command line and the developer tools).
+LAYERS = (
+    ("qa.errors", "qa.config", "qa.console", "qa.records"),
+    ("qa.text",),
+    ("qa.ingest",),
+    ("qa.embedding",),
+    ("qa.stores",),
+    ("qa.corpus",),
+    ("qa.retrieval",),
+    ("qa.answering",),
+    ("qa.engine",),
+)
+
+
+def _layer(module: str) -> int:
+    for rank, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return rank
+    return len(LAYERS)  # the interfaces: qa, qa.ui, qa.cli, qa.devtools …
+
+
+def test_data_flows_one_way_through_the_layers():
+    graph = _graph()
+    upward = sorted(
+        (module, dep) for module, deps in graph.items() for dep in deps if dep in graph and _layer(dep) > _layer(module)
+    )
+    assert not upward, upward
+
+
 def test_the_answer_layer_knows_no_store_engine():
     graph = _graph()
-    engines = {"faiss", "bm25s", "pymilvus", "milvus_lite", "qa.index", "qa.milvus_store"}
-    for module in ("qa.answer", "qa.features", "qa.question", "qa.followup", "qa.model", "qa.retrieval"):
-        assert not graph[module] & engines, (module, graph[module] & engines)
+    engines = {"faiss", "bm25s", "pymilvus", "milvus_lite"}
+    for module in graph:
+        if module.startswith(("qa.answering", "qa.retrieval")):
+            below = graph[module] & engines | {d for d in graph[module] if d.startswith("qa.stores.")}
+            assert not below, (module, below)
 
 
 def test_a_store_imports_neither_the_other_store_nor_the_builder():
     graph = _graph()
-    for store, other in (("qa.stores.local", "qa.stores.milvus"), ("qa.stores.milvus", "qa.stores.local")):
-        assert not graph[store] & {other, "qa.index"}, store
-    assert "qa.index" not in graph["qa.milvus_store"]
+    milvus = {"qa.stores.milvus", "qa.stores.milvus_io"}
+    for store, others in (("qa.stores.local", milvus), ("qa.stores.milvus", {"qa.stores.local"})):
+        assert not graph[store] & (others | {"qa.corpus.builder"}), store
+    assert not {d for d in graph["qa.stores.milvus_io"] if d.startswith("qa.corpus")}
+
+
+def test_every_backend_offers_the_whole_interface():
+    from qa.stores import BACKENDS, Store, StoreBackend
+
+    for name in BACKENDS:
+        cls = BACKENDS[name]
+        for protocol in (Store, StoreBackend):
+            methods = {m for m in vars(protocol) if not m.startswith("_")}
+            missing = sorted(m for m in methods if not hasattr(cls, m))
+            assert not missing, (name, protocol.__name__, missing)
 
 
 def test_no_module_is_too_long():

@@ -1,6 +1,6 @@
 """Chunks follow the structure, have sensible sizes and carry their citation."""
 
-from qa.chunking import HARD_MAX_CHARS, chunk_document, split_sentences
+from qa.ingest.chunking import HARD_MAX_CHARS, chunk_document, split_sentences
 
 
 def test_every_chunk_points_back_into_the_cleaned_text(document):

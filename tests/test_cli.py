@@ -28,17 +28,17 @@ def test_index_errors_are_one_line(tmp_path, capsys):
 
 def test_a_bug_is_not_hidden(monkeypatch):
     """Only errors raised on purpose become one line; anything else shows its traceback."""
-    import qa.eval
+    import qa.devtools.eval
 
     def broken(argv):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(qa.eval, "main", broken)
+    monkeypatch.setattr(qa.devtools.eval, "main", broken)
     with pytest.raises(KeyError):
         main(["eval", "x.jsonl"])
 
     def refused(argv):
         raise QAError("refused on purpose")
 
-    monkeypatch.setattr(qa.eval, "main", refused)
+    monkeypatch.setattr(qa.devtools.eval, "main", refused)
     assert main(["eval", "x.jsonl"]) == 1

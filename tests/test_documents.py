@@ -3,7 +3,7 @@
 import re
 
 from qa.config import DEFAULT_CORPUS
-from qa.documents import clean_text
+from qa.ingest.documents import clean_text
 
 
 def test_spaces_inside_numbers_and_between_chinese_are_removed():

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from qa.embedding import Embedder
-from qa.index import load_index
+from qa.corpus.builder import load_index
+from qa.embedding.embedder import Embedder
 
 from .conftest import ROOT, running_app
 

@@ -4,7 +4,7 @@ import multiprocessing
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
-from qa.feedback import FeedbackStore
+from qa.ui.feedback import FeedbackStore
 
 
 def test_records_round_trip(tmp_path):

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from qa.chunking import chunk_document
 from qa.cli import index_main as main
+from qa.corpus.builder import build_index, load_index
 from qa.errors import IndexCorruptError, IndexMissingError, IndexStaleError
-from qa.index import build_index, load_index
+from qa.ingest.chunking import chunk_document
 from qa.records import FIX_COMMAND
 
 pytestmark = pytest.mark.integration
@@ -82,7 +82,7 @@ def test_stale_when_the_chunker_or_model_changes(settings, index_copy, engine):
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexStaleError, match="chunker changed"):
         load_index(settings.with_(index_dir=index_copy))
-    from qa.chunking import CHUNKER_VERSION
+    from qa.ingest.chunking import CHUNKER_VERSION
 
     manifest["chunker_version"] = CHUNKER_VERSION
     manifest["model_fingerprint"] = "something-else"
@@ -128,8 +128,8 @@ def test_an_interrupted_change_leaves_the_previous_index(
     import bm25s
     import faiss
 
-    import qa.index as index_module
-    from qa.index import add_documents, remove_document
+    import qa.corpus.builder as index_module
+    from qa.corpus.builder import add_documents, remove_document
     from tests.fixtures import second_report
 
     local = settings.with_(index_dir=index_copy)
@@ -145,13 +145,13 @@ def test_an_interrupted_change_leaves_the_previous_index(
         "encode": (engine.embedder, "encode_passages"),
         "faiss": (faiss, "write_index"),
         "bm25": (bm25s.BM25, "save"),
-        "manifest": (index_module, "_write_atomic"),
+        "manifest": (index_module, "write_atomic"),
     }[fail_at]
     if change == "build":  # a rebuild that must embed: another chunker version
-        import qa.records
+        import qa.corpus.manifest
 
         monkeypatch.setattr(index_module, "CHUNKER_VERSION", "test")
-        monkeypatch.setattr(qa.records, "CHUNKER_VERSION", "test")
+        monkeypatch.setattr(qa.corpus.manifest, "CHUNKER_VERSION", "test")
     monkeypatch.setattr(*target, boom)
     run = {
         "build": lambda: build_index(local, engine.embedder, progress=False),
@@ -189,4 +189,4 @@ def test_cli_check_reports_problems(settings, index_copy, capsys):
 def test_cli_reports_a_bad_setting_in_one_line(monkeypatch, capsys):
     monkeypatch.setenv("QA_STORE", "bogus")
     assert main(["list"]) == 1
-    assert capsys.readouterr().err.strip() == "error: QA_STORE must be local or milvus, not 'bogus'"
+    assert capsys.readouterr().err.strip() == "error: QA_STORE must be one of local, milvus, not 'bogus'"

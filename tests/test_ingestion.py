@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import chunk_document, coverage
 from qa.config import DEFAULT_CORPUS
-from qa.documents import load_document, parse_document, parse_source
-from qa.readers import read_source
+from qa.ingest.chunking import chunk_document, coverage
+from qa.ingest.documents import load_document, parse_document, parse_source
+from qa.ingest.readers import read_source
 
 REPORTS = Path(__file__).parent / "data" / "reports"
 FILES = [*sorted(REPORTS.glob("*.txt")), DEFAULT_CORPUS]
@@ -32,7 +32,7 @@ def test_every_sentence_of_every_report_stands_in_a_passage(path):
 
 def test_the_check_finds_a_lost_sentence():
     """The invariant's check is no formality: a parser that drops a paragraph fails it."""
-    from qa.chunking import Chunk
+    from qa.records import Chunk
 
     source = read_source(REPORTS / "hechi_city_2024.txt")
     chunks = chunk_document(parse_source(source))

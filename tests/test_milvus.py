@@ -12,14 +12,14 @@ import pytest
 
 pytest.importorskip("pymilvus", reason="pip install -e '.[test]' installs pymilvus[milvus-lite]")
 
-from qa.engine import Engine  # noqa: E402
-from qa.errors import StoreUnavailableError  # noqa: E402
-from qa.eval import evaluate, load_questions  # noqa: E402
-from qa.index import add_documents, build_index, list_documents, remove_document  # noqa: E402
-from qa.load import free_port  # noqa: E402
-from qa.milvus_store import read_meta, row_counts  # noqa: E402
+from qa.corpus.builder import add_documents, build_index, list_documents, remove_document
+from qa.devtools.eval import evaluate, load_questions
+from qa.devtools.load import free_port
+from qa.engine import Engine
+from qa.errors import StoreUnavailableError
+from qa.stores.milvus_io import read_meta, row_counts
 
-from .conftest import DEV, running_app  # noqa: E402
+from .conftest import DEV, running_app
 
 pytestmark = [pytest.mark.milvus, pytest.mark.integration]
 
@@ -159,7 +159,7 @@ def milvus_server(data_dir):
 def _documents(url: str) -> list[dict]:
     from gradio_client import Client
 
-    return Client(url, verbose=False).predict(api_name="/documents")
+    return Client(url, verbose=False).predict(api_name="/list_documents")
 
 
 def test_two_apps_share_one_milvus_server(built_index, settings, engine, second_report, tmp_path):

@@ -3,11 +3,11 @@ case where it fires and one where it does not."""
 
 import pytest
 
-from qa.answer import Answerer
-from qa.features import FEATURES, candidates, reasons
-from qa.followup import leans_on_history, resolve_followup
-from qa.question import analyze, language_of
-from qa.vocabulary import asked_types, asked_unit, expansions, figure_kind, period_cues, unit_fits, years_named
+from qa.answering.answer import Answerer
+from qa.answering.features import FEATURES, candidates, reasons
+from qa.answering.followup import leans_on_history, resolve_followup
+from qa.answering.question import analyze, language_of
+from qa.text.vocabulary import asked_types, asked_unit, expansions, figure_kind, period_cues, unit_fits, years_named
 
 pytestmark = pytest.mark.integration
 

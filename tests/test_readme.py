@@ -19,7 +19,7 @@ import pytest
 from .conftest import ROOT, running_app
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-BLOCKS = re.findall(r"```(python|bash)\n(.*?)```", README, re.S)
+BLOCKS = re.findall(r"```(python|bash)\n(.*?)```", README, re.DOTALL)
 DEFAULT_URL = "http://127.0.0.1:7860/"
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 def _matches(expected: str, got: str) -> bool:
     pattern = ".*".join(re.escape(part.strip()) for part in expected.split("..."))
-    return re.fullmatch(pattern, got.strip(), re.S) is not None
+    return re.fullmatch(pattern, got.strip(), re.DOTALL) is not None
 
 
 def _run_python(source: str, url: str | None) -> None:

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import qa
-from qa.eval import evaluate, load_questions
+from qa.devtools.eval import evaluate, load_questions
 
 from .conftest import DEV
 

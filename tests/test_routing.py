@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from qa.places import gazetteer, short_name
-from qa.routing import PlaceRouter
+from qa.ingest.places import gazetteer, short_name
+from qa.retrieval.routing import PlaceRouter
 
 
 def report(id_: str, place: str, place_full: str) -> SimpleNamespace:

@@ -3,7 +3,7 @@
 import pytest
 
 import qa
-from qa.spelling import Speller
+from qa.text.spelling import Speller
 
 VOCABULARY = {"建筑业": 12, "建筑": 20, "低保": 3, "洹泉涌流": 2, "事业": 5, "失业": 4}
 

@@ -1,7 +1,7 @@
 """Per-document statistics: what retrieval knows about documents without reading them."""
 
-from qa.chunking import Chunk
-from qa.stats import CorpusStats, DocumentStats, document_stats, merge
+from qa.records import Chunk
+from qa.stores.stats import CorpusStats, DocumentStats, document_stats, merge
 
 
 def _chunk(text: str, kind: str = "paragraph", heading: tuple[str, ...] = ("一、",)) -> Chunk:

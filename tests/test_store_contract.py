@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.index import build_index, load_index
+from qa.corpus.builder import build_index, load_index
 from qa.stores import BACKENDS, Store
 
 from .fakes import HashEmbedder

@@ -4,10 +4,10 @@ import dataclasses
 
 import pytest
 
-from qa.answer import Answerer
+from qa.answering.answer import Answerer
 from qa.engine import Engine
-from qa.feedback import FeedbackStore
-from qa.webapp import (
+from qa.ui.feedback import FeedbackStore
+from qa.ui.webapp import (
     answer_api,
     chat_text,
     clear,

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..chunking import Chunk, Sentence
-from ..errors import IndexCorruptError
-from ..records import FIX_COMMAND, DocumentInfo, chunk_from_json, file_sha256
-from ..stats import CorpusStats, DocumentStats, merge
+from ..errors import IndexCorruptError, IndexUnavailableError
+from ..records import FIX_COMMAND, Build, Chunk, DocumentInfo, Sentence, chunk_from_json, file_sha256, read_manifest
+from .stats import CorpusStats, DocumentStats, merge
 
-__all__ = ["ReportIndex", "load_local", "make_faiss_index", "FLAT_LIMIT"]
+__all__ = ["FLAT_LIMIT", "ReportIndex", "load_local", "make_faiss_index"]
 
 #: Exact search is fast enough up to this many passages (~5 ms at 100k on 2 cores).
 FLAT_LIMIT = 200_000
@@ -52,7 +51,7 @@ class ReportIndex:
     sentences: list[Sentence]
     sentence_vectors: np.ndarray  # (len(sentences), dim), unit length
     documents: list[DocumentInfo] = field(default_factory=list)
-    #: Document id → its stats (see :mod:`qa.stats`).
+    #: Document id → its stats (see :mod:`qa.stores.stats`).
     document_stats: dict[str, DocumentStats] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -75,6 +74,54 @@ class ReportIndex:
     @property
     def passage_count(self) -> int:
         return len(self.chunks)
+
+    # -- the backend: writing and opening builds (see qa.stores.StoreBackend) --------
+
+    @classmethod
+    def describe(cls, settings) -> str:
+        return str(settings.index_dir)
+
+    @classmethod
+    def write(cls, build: Build, folder: Path) -> dict:
+        """FAISS over the passages' embeddings and bm25s over their tokens, beside the build's records."""
+        import bm25s
+        import faiss
+
+        dense = make_faiss_index(build.vectors)
+        faiss.write_index(dense, str(folder / "dense.faiss"))
+        bm25 = bm25s.BM25(k1=build.k1, b=build.b)
+        bm25.index(build.tokens, show_progress=False)
+        bm25.save(str(folder / "bm25"))
+        return {"faiss_index": type(dense).__name__, "bm25_vocabulary": len(bm25.vocab_dict)}
+
+    @classmethod
+    def publish(cls, settings, build: Build) -> None:
+        """Nothing: replacing the local manifest is what switches the local store."""
+
+    @classmethod
+    def current_manifest(cls, settings) -> dict:
+        return read_manifest(settings.index_dir)
+
+    @classmethod
+    def current_build(cls, settings) -> str | None:
+        try:
+            return read_manifest(settings.index_dir).get("build")
+        except IndexUnavailableError:
+            return None
+
+    @classmethod
+    def stamp(cls, settings) -> tuple | None:
+        """The manifest file's identity: replacing it is what switches the local store."""
+        try:
+            st = (Path(settings.index_dir) / "manifest.json").stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    @classmethod
+    def open(cls, settings) -> ReportIndex:
+        manifest = read_manifest(settings.index_dir)
+        return load_local(settings.index_dir / str(manifest.get("build", "")), manifest)
 
     # -- records and stats ------------------------------------------------------------
 

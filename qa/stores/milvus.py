@@ -1,5 +1,5 @@
 """The Milvus store, read side: :class:`MilvusIndex` serves a build uploaded by
-:mod:`qa.milvus_store`, with the same reads and meaning as the local store. At start it
+:mod:`qa.stores.milvus_io`, with the same reads and meaning as the local store. At start it
 reads only the manifest and the merged statistics; passages and sentences are fetched
 when found and kept in a bounded, thread-safe cache."""
 
@@ -11,28 +11,29 @@ from collections import Counter, OrderedDict
 
 import numpy as np
 
-from ..chunking import Chunk, Sentence
 from ..config import Settings
 from ..errors import IndexStaleError
-from ..milvus_store import (
+from ..records import FIX_COMMAND, FORMAT_VERSION, Build, Chunk, DocumentInfo, Sentence
+from .milvus_io import (
     DENSE_INDEXES,
     PAGE,
     SENTENCE_BITS,
     call,
     client,
     collection_names,
+    current_build,
     idf,
     load_collection,
     passage_position,
     read_meta,
     read_parts,
     token_id,
+    upload,
     uri_of,
 )
-from ..records import FIX_COMMAND, FORMAT_VERSION, DocumentInfo, check_current
-from ..stats import CorpusStats, DocumentStats, merge
+from .stats import CorpusStats, DocumentStats, merge
 
-__all__ = ["MilvusIndex", "load_milvus_index"]
+__all__ = ["MilvusIndex"]
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -69,7 +70,7 @@ class _Cache:
 
 class MilvusIndex:
     """The index served from Milvus, with the same methods as the local
-    :class:`qa.index.ReportIndex` (see it for their meaning). At start it reads only the
+    :class:`qa.corpus.builder.ReportIndex` (see it for their meaning). At start it reads only the
     manifest and the merged stats; passages and sentences are fetched when found."""
 
     def __init__(self, settings: Settings, meta: dict):
@@ -90,6 +91,41 @@ class MilvusIndex:
     @property
     def passage_count(self) -> int:
         return self.corpus.passages
+
+    # -- the backend: writing and opening builds (see qa.stores.StoreBackend) --------
+
+    @classmethod
+    def describe(cls, settings: Settings) -> str:
+        return f"Milvus at {uri_of(settings)}"
+
+    @classmethod
+    def write(cls, build: Build, folder) -> dict:
+        """Nothing locally: Milvus serves the build itself (no FAISS, no corpus-wide BM25 here)."""
+        return {
+            "faiss_index": "none (served from Milvus)",
+            "bm25_vocabulary": len({t for tokens in build.tokens for t in tokens}),
+        }
+
+    @classmethod
+    def publish(cls, settings: Settings, build: Build) -> None:
+        upload(settings, build)
+
+    @classmethod
+    def current_manifest(cls, settings: Settings) -> dict:
+        return _current_meta(settings)["manifest"]
+
+    @classmethod
+    def current_build(cls, settings: Settings) -> str | None:
+        return current_build(settings)
+
+    @classmethod
+    def stamp(cls, settings: Settings) -> tuple | None:
+        build = current_build(settings)
+        return (build,) if build else None
+
+    @classmethod
+    def open(cls, settings: Settings) -> MilvusIndex:
+        return cls(settings, _current_meta(settings))
 
     @property
     def passages_held(self) -> int:
@@ -233,12 +269,11 @@ def _chunk(d: dict) -> Chunk:
     return Chunk(**{**d, "heading": tuple(d["heading"]), "pages": tuple(d.get("pages", ()))})
 
 
-def load_milvus_index(settings: Settings, model_fingerprint: str | None = None) -> MilvusIndex:
-    """The current build in Milvus, checked against the chunker and model like a local one."""
+def _current_meta(settings: Settings) -> dict:
+    """The meta of the build Milvus serves, in this version's format."""
     meta = read_meta(settings)
-    check_current(settings, meta["manifest"], model_fingerprint)
     if meta["manifest"].get("format_version") != FORMAT_VERSION or "slots" not in meta:
         raise IndexStaleError(
             f"the index in Milvus at {uri_of(settings)} has an older format; rebuild with: QA_STORE=milvus {FIX_COMMAND}"
         )
-    return MilvusIndex(settings, meta)
+    return meta

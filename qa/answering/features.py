@@ -1,0 +1,283 @@
+"""Candidate sentences for an answer, each described by general features.
+
+Every sentence of the top retrieved passages is a candidate. Its features say how
+well it matches the question (dense similarity to the question, stored sentence
+embeddings making that a dot product; rarity-weighted word coverage; the passage's
+rank) and whether it gives the kind of thing asked for (a figure of the asked kind
+and unit next to the asked words, a date, a definition, a reason, a per-person rate,
+the period and year asked). A fitted model (:mod:`qa.answering.model`) turns them into the
+probability that the sentence answers the question.
+
+Only search hits and the index's stored data are used: no ranking internals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..records import Sentence
+from ..retrieval.retriever import Passage, Retriever
+from ..text.vocabulary import (
+    DATE,
+    FIGURE,
+    OFFICE,
+    PER_UNIT,
+    PREFERRED_PERIODS,
+    figure_kind,
+    is_reason,
+    thesaurus,
+    unit_fits,
+)
+from .question import Question, before_figure
+
+__all__ = [
+    "CANDIDATE_PASSAGES",
+    "DECLINE_FLAGS",
+    "FEATURES",
+    "FLAG_REASONS",
+    "Candidate",
+    "candidates",
+    "coverage",
+    "reasons",
+]
+
+#: Passages whose sentences are candidates.
+CANDIDATE_PASSAGES = 5
+#: Characters before a figure in which the asked words should stand (``销售收入34.4亿元``).
+
+#: Feature names, in the order of a candidate's vector.
+FEATURES = (
+    "dense",
+    "dense_z",
+    "dense_rank",
+    "passage_rank",
+    "passage_score",
+    "coverage",
+    "context_coverage",
+    "bigram",
+    "absent_share",
+    "figure_fit",
+    "figure_missing",
+    "kind_mismatch",
+    "unit_missing",
+    "near_figure",
+    "counted_missing",
+    "date_fit",
+    "date_missing",
+    "definition_entry",
+    "named_entry",
+    "per_unit_missing",
+    "reason_missing",
+    "list_fit",
+    "name_fit",
+    "year_uncovered",
+    "period_match",
+    "period_mismatch",
+    "place_absent",
+    "about_cover",
+    "english",
+    "english_dense",
+    "length",
+    "dense_margin",
+    "coverage_margin",
+)
+
+#: Why a candidate is not a confident answer, for the flags that can say so.
+FLAG_REASONS = {
+    "absent_share": "the question's words do not occur in the report: {absent}",
+    "figure_missing": "a figure is asked for and the sentence gives none",
+    "kind_mismatch": "the sentence gives a figure of another kind than asked ({kinds})",
+    "unit_missing": "no figure in the asked unit ({unit})",
+    "counted_missing": "the sentence does not name what is counted ({counted})",
+    "date_missing": "a date is asked for and the sentence gives none",
+    "per_unit_missing": "a per-person or per-unit rate is asked for and the sentence gives none",
+    "reason_missing": "a reason is asked for and the sentence gives none",
+    "year_uncovered": "the question asks about a year the report does not cover ({years})",
+    "period_mismatch": "the sentence speaks of another period than asked",
+    "place_absent": "the question names a place the report is not about ({places})",
+}
+
+#: The flags that are set (1) when a sentence lacks something the question asks for
+#: (``absent_share`` is the question's, a share, not the sentence's).
+DECLINE_FLAGS = tuple(name for name in FLAG_REASONS if name != "absent_share")
+
+_FIGURE_KINDS = {"percent", "money", "count", "area"}
+_CJK_BIGRAM = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence that may answer the question, the passage it stands in, its features."""
+
+    sentence: Sentence
+    passage: Passage
+    rank: int  # the passage's retrieval rank, 0 = best
+    features: np.ndarray
+
+
+def coverage(question: Question, text: str) -> float:
+    """Rarity-weighted share of the question's content words found in ``text``.
+
+    A word counts if it or a thesaurus wording of it occurs; a word that does not
+    earns half the share of its characters that do (``新盖`` for ``新建``)."""
+    total = got = 0.0
+    known = thesaurus()
+    for token, weight in zip(question.tokens, question.weights):
+        total += weight
+        if token in text or any(w in text for w in known.get(token, ())):
+            got += weight
+        elif len(token) > 1:
+            got += weight * 0.5 * sum(ch in text for ch in token) / len(token)
+    return got / total if total else 0.0
+
+
+def _names(word: str, text: str, most: float = 0.5) -> bool:
+    """Whether ``text`` names ``word``: itself, a thesaurus wording, or more than
+    ``most`` of its characters."""
+    if word in text or any(w in text for w in thesaurus().get(word, ())):
+        return True
+    return sum(ch in text for ch in word) / len(word) > most
+
+
+def _bigram_share(question: Question, text: str) -> float:
+    grams = set(_CJK_BIGRAM.findall(question.normalized))
+    return sum(g in text for g in grams) / len(grams) if grams else 0.0
+
+
+def _near_figure(question: Question, text: str, figures: list[re.Match]) -> float:
+    """Weighted share of the question's words (or their thesaurus wordings) standing
+    just before one of the figures: the figure is of the asked thing."""
+    total = sum(question.weights)
+    if not figures or not total:
+        return 0.0
+    best = 0.0
+    for m in figures:
+        before = before_figure(text, m)
+        best = max(
+            best, sum(w for t, w in zip(question.tokens, question.weights) if len(t) > 1 and _names(t, before, 1.0))
+        )
+    return best / total
+
+
+def candidates(question: Question, passages: list[Passage], retriever: Retriever) -> list[Candidate]:
+    """The sentences of the top passages with their feature vectors."""
+    passages = passages[:CANDIDATE_PASSAGES]
+    if not passages:
+        return []
+    query = retriever.query_vector(question.normalized)
+    all_sims = retriever.sentence_similarity_sample(question.normalized)
+    mean, std = (float(all_sims.mean()), float(all_sims.std()) + 1e-6) if len(all_sims) else (0.0, 1.0)
+    rank_scale = retriever.sentence_count / max(len(all_sims), 1)  # the sample stands for all
+    top_score = passages[0].score or 1.0
+    asked_kinds = question.types & _FIGURE_KINDS
+    asks_figure = question.asks_figure
+    asks_date = "date" in question.types
+    english = question.language == "en"
+    covered_years = retriever.covered_years
+    out: list[Candidate] = []
+    for rank, passage in enumerate(passages):
+        context = f"{passage.section} {passage.text}"
+        context_cov = coverage(question, context)
+        glossary_entry = passage.entry is not None
+        # A year the report does not cover, named without one it does (前年 beside 去年 is
+        # a comparison the report may well answer).
+        uncovered = [y for y in question.years if y not in covered_years and str(y) not in context]
+        uncovered = uncovered if not question.years & covered_years else []
+        # The period is read against the passage's own document (今年 in a 2021 report is 2021).
+        year = retriever.year_of(passage)
+        period = (
+            question.period if year == retriever.year else retriever.question_period(question.normalized.lower(), year)
+        )
+        preferred = PREFERRED_PERIODS.get(period or "", set())
+        for sentence, vector in retriever.sentences(passage):
+            text = sentence.text
+            sim = float(vector @ query)
+            figures = list(FIGURE.finditer(text))
+            kinds = {figure_kind(m.group(0)) for m in figures}
+            asked_figures = [m for m in figures if figure_kind(m.group(0)) in asked_kinds]
+            values = {
+                "dense": sim,
+                "dense_z": (sim - mean) / std,
+                "dense_rank": 1.0 / (1 + int((all_sims > sim).sum()) * rank_scale),
+                "passage_rank": 1.0 / (1 + rank),
+                "passage_score": passage.score / top_score,
+                "coverage": coverage(question, text),
+                "context_coverage": context_cov,
+                "bigram": _bigram_share(question, text),
+                "absent_share": question.absent_share,
+                "figure_fit": float(asks_figure and bool(figures) and (not asked_kinds or bool(kinds & asked_kinds))),
+                "figure_missing": float(asks_figure and not figures),
+                "kind_mismatch": float(asks_figure and bool(asked_kinds) and bool(figures) and not kinds & asked_kinds),
+                "unit_missing": float(
+                    bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in figures)
+                ),
+                "near_figure": _near_figure(question, text, asked_figures or figures) if asks_figure else 0.0,
+                "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
+                "date_fit": float(asks_date and bool(DATE.search(text))),
+                "date_missing": float(asks_date and not DATE.search(text)),
+                "definition_entry": float(
+                    glossary_entry
+                    and passage.chunk_id in question.glossary
+                    and ("definition" in question.types or "list" in question.types or not question.types)
+                ),
+                "named_entry": float(glossary_entry and passage.chunk_id in question.glossary),
+                "per_unit_missing": float(question.per_unit and not PER_UNIT.search(text)),
+                "reason_missing": float("reason" in question.types and not is_reason(text)),
+                "list_fit": float("list" in question.types and "、" in text),
+                "name_fit": float("name" in question.types and bool(OFFICE.search(text))),
+                "year_uncovered": float(bool(uncovered)),
+                "period_match": float(bool(preferred) and passage.period in preferred),
+                "period_mismatch": float(
+                    bool(preferred) and passage.period is not None and passage.period not in preferred
+                ),
+                "place_absent": float(bool(question.places_absent)),
+                "about_cover": float(question.about_report and passage.kind in ("cover", "closing")),
+                "english": float(english),
+                "english_dense": float(english) * (sim - mean) / std,
+                "length": min(len(text), 200) / 200,
+            }
+            values["dense_margin"] = values["coverage_margin"] = 0.0  # set below, against the others
+            out.append(Candidate(sentence, passage, rank, np.array([values[f] for f in FEATURES], dtype=np.float64)))
+    _margins(out)
+    return out
+
+
+_MARGINS = (
+    (FEATURES.index("dense"), FEATURES.index("dense_margin")),
+    (FEATURES.index("coverage"), FEATURES.index("coverage_margin")),
+)
+
+
+def _margins(found: list[Candidate]) -> None:
+    """How far each candidate stands above the best of the others (negative: below):
+    an answer that clearly beats its rivals is likelier right than one of several alike."""
+    if len(found) < 2:
+        return
+    matrix = np.stack([c.features for c in found])
+    for source, target in _MARGINS:
+        col = matrix[:, source]
+        order = np.argsort(-col)
+        best, second = col[order[0]], col[order[1]]
+        for i, c in enumerate(found):
+            c.features[target] = col[i] - (second if i == order[0] else best)
+
+
+def reasons(question: Question, candidate: Candidate, retriever: Retriever) -> list[str]:
+    """Plain words for the flags that fired on a candidate (empty when none did)."""
+    values = dict(zip(FEATURES, candidate.features))
+    fill = {
+        "absent": "、".join(question.absent),
+        "kinds": "、".join(sorted(question.types & _FIGURE_KINDS)),
+        "unit": question.unit or "",
+        "counted": question.counted or "",
+        "years": "、".join(str(y) for y in sorted(question.years - retriever.covered_years)),
+        "places": "、".join(question.places_absent),
+    }
+    out = []
+    for name, template in FLAG_REASONS.items():
+        if values[name] > (0.3 if name == "absent_share" else 0.0):
+            out.append(template.format(**fill))
+    return out

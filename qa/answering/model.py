@@ -1,0 +1,137 @@
+"""Every fitted number, as data: one JSON file written by ``qa train``.
+
+- :class:`Fusion`: the weights that fuse the dense, BM25 and sentence rankings and the
+  priors (glossary term named, period asked, question about the document), chosen by
+  a grid search on the development questions;
+- :class:`AnswerModel`: how sure we are that a candidate sentence answers — a
+  logistic regression over :data:`qa.answering.features.FEATURES` ranks the candidates; a second,
+  small one turns how the best candidate stands against the others (:func:`standing`)
+  into the chance that it answers the question; two thresholds on that chance grade a
+  reply (confident / closest sentence offered tentatively / nothing close), chosen on
+  out-of-fold chances.
+
+Saved and loaded symmetrically (:class:`Fitted`), applied with numpy alone
+(scikit-learn is needed only to fit).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import DATA_DIR
+from ..retrieval.fusion import Fusion
+
+__all__ = ["DEFAULT_MODEL_PATH", "STANDING", "AnswerModel", "Fitted", "Fusion", "Logistic", "load_fitted", "standing"]
+
+DEFAULT_MODEL_PATH = DATA_DIR / "fitted.json"
+MODEL_FORMAT = 3
+
+#: How the best candidate stands: its log-odds, its lead over the second best in
+#: log-odds, its share of all the candidates' probability, and whether it lacks something
+#: the question asks for (any of the model's ``flags`` set). A sentence that no other
+#: comes near answers more often than its own score says (each sentence is scored alone,
+#: and most are not the answer); one that lacks what is asked, less often, however far
+#: ahead it stands.
+STANDING = ("best_logit", "lead", "share", "flagged")
+_EPS = 1e-6
+
+
+def standing(probs: np.ndarray, flagged: bool) -> np.ndarray:
+    """The :data:`STANDING` features of candidates scored ``probs`` (at least one), the
+    best of which is ``flagged`` or not."""
+    p = np.clip(np.sort(np.asarray(probs, dtype=np.float64))[::-1], _EPS, 1 - _EPS)
+    logits = np.log(p / (1 - p))
+    second = logits[1] if len(logits) > 1 else np.log(_EPS / (1 - _EPS))
+    return np.array([logits[0], logits[0] - second, p[0] / p.sum(), float(flagged)])
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """Standardise, weigh, squash: ``p = σ(((x − mean) / scale) · coef + intercept)``."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    def __call__(self, matrix: np.ndarray) -> np.ndarray:
+        z = ((matrix - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """Scores candidate sentences (``ranker``) and says how likely the best one answers
+    (``judge``, over :func:`standing`)."""
+
+    features: tuple[str, ...]
+    ranker: Logistic
+    judge: Logistic
+    #: Features that, set on a sentence, say it lacks something the question asks for.
+    flags: tuple[str, ...]
+    #: At or above (on the judge's chance): a confident answer. Below ``tentative``: nothing close.
+    confident: float
+    tentative: float
+    #: How it was fitted (data, sizes, regularisation, cross-validated figures).
+    info: dict = field(default_factory=dict)
+
+    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        """Probability that each row's sentence answers the question (ranks them)."""
+        if matrix.shape[1] != len(self.features):
+            raise ValueError(f"expected {len(self.features)} features, got {matrix.shape[1]}")
+        return self.ranker(matrix)
+
+    def confidence(self, matrix: np.ndarray, probs: np.ndarray | None = None) -> float:
+        """Chance that the best of the candidates (rows of ``matrix``, scored ``probs``
+        when already known) answers the question."""
+        if not len(matrix):
+            return 0.0
+        probs = self.probabilities(matrix) if probs is None else probs
+        best = matrix[int(np.argmax(probs))]
+        flagged = any(best[self.features.index(f)] > 0 for f in self.flags)
+        return float(self.judge(standing(probs, flagged)[None])[0])
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The fusion weights and the answer model, fitted together and saved as one file."""
+
+    fusion: Fusion
+    answer: AnswerModel
+
+    def save(self, path: str | Path) -> None:
+        data = {"format": MODEL_FORMAT, "fusion": asdict(self.fusion), "answer": asdict(self.answer)}
+        Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Fitted:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+            raise ValueError(f"{path}: unknown format of fitted weights; refit with: qa train")
+        answer = dict(data["answer"])
+        answer["features"] = tuple(answer["features"])
+        answer["flags"] = tuple(answer["flags"])
+        for part in ("ranker", "judge"):
+            fields = dict(answer[part])
+            for key in ("mean", "scale", "coef"):
+                fields[key] = tuple(fields[key])
+            answer[part] = Logistic(**fields)
+        return cls(Fusion(**data["fusion"]), AnswerModel(**answer))
+
+
+def load_fitted(path: str | Path | None = None, features: tuple[str, ...] | None = None) -> Fitted:
+    """Load the fitted weights and check the answer model was fitted on ``features``."""
+    path = Path(path or DEFAULT_MODEL_PATH)
+    try:
+        fitted = Fitted.load(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"fitted weights {path} are missing; fit them with: qa train") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"fitted weights {path} are unreadable ({exc}); refit with: qa train") from None
+    if features is not None and tuple(features) != fitted.answer.features:
+        raise ValueError(f"fitted weights {path} use other features; refit with: qa train")
+    return fitted
