@@ -28,6 +28,7 @@ COMMANDS = {
     "train": ("qa.devtools.train", "fit the fusion weights and the answer model"),
     "bench": ("qa.devtools.bench", "measure build, load, latency and memory"),
     "load": ("qa.devtools.load", "drive a running app with concurrent users"),
+    "ocr": ("qa.devtools.ocrcheck", "measure OCR on a text PDF rendered as a scan"),
 }
 
 

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from qa.config import DEFAULT_CORPUS
-from qa.readers import read_source
+from qa.ingest.readers import read_source
 
 #: A second report, written for the tests: another district's 2021 report with its own
 #: figures, a review of 2020 and targets for 2021, and a short glossary.
@@ -62,16 +62,19 @@ def report_pdf(target: Path) -> Path:
     return _print_pdf(document, target, prefer_css_page_size=True)
 
 
-def wrapped_pdf(text: str, target: Path) -> Path:
+def wrapped_pdf(text: str, target: Path, header_footer: bool = False) -> Path:
     """Print a typed text to PDF as a browser lays it out: one ``<p>`` per line of the
-    text, wrapped at the page width (A5), first lines indented."""
+    text, wrapped at the page width (A5), first lines indented; ``header_footer``: with
+    the browser's own print header and footer (date, title, address, page counter)."""
     body = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
     document = f"""<!doctype html><html lang="zh"><meta charset="utf-8"><style>
         @page {{ size: A5; margin: 15mm; }}
         body {{ font-family: "WenQuanYi Zen Hei", sans-serif; font-size: 12pt; }}
         p {{ text-indent: 2em; margin: 0; }}
     </style><body>{body}</body></html>"""
-    return _print_pdf(document, target, format="A5")
+    if header_footer:
+        document = document.replace("<style>", "<title>政府工作报告</title><style>", 1)
+    return _print_pdf(document, target, format="A5", display_header_footer=header_footer)
 
 
 def _print_pdf(document: str, target: Path, **options) -> Path:
@@ -95,7 +98,7 @@ def report_docx(target: Path) -> Path:
     import docx
     from docx.enum.text import WD_BREAK
 
-    from qa.documents import load_document
+    from qa.ingest.documents import load_document
 
     doc = load_document(DEFAULT_CORPUS)
     out = docx.Document()

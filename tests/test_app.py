@@ -153,9 +153,18 @@ def test_in_a_real_browser(app_url, app_data):
         assert page.locator("#sources mark").first.inner_text().endswith("突破4亿元。")
         page.screenshot(path=str(ARTIFACTS / "chat-desktop.png"), full_page=True)
 
+        # the citation opens its page, the quoted sentence marked on it
+        with page.context.expect_page() as opened:
+            page.locator("#sources a.page-link").first.click()
+        cited = opened.value
+        cited.wait_for_selector("mark#quote")
+        assert "".join(cited.inner_text("mark#quote").split()).endswith("突破4亿元。") and "第12页" in cited.title()
+        cited.screenshot(path=str(ARTIFACTS / "cited-page.png"))
+        cited.close()
+
         # thumbs up is stored locally; retry answers again; undo puts the question back
         page.locator("#chat button[aria-label='Like']").last.click()
-        page.wait_for_timeout(1500)
+        page.wait_for_function("document.body.innerText.includes('谢谢反馈')", timeout=10_000)
         from qa.ui.feedback import FeedbackStore
 
         records = FeedbackStore(app_data / "feedback.sqlite3").all()
@@ -210,6 +219,11 @@ def test_in_a_real_browser(app_url, app_data):
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 380, f"page is {width}px wide at phone width"
         phone.screenshot(path=str(ARTIFACTS / "chat-phone.png"), full_page=True)
+        with phone.context.expect_page() as opened:
+            phone.locator("#sources a.page-link").first.click()
+        cited = opened.value
+        cited.wait_for_selector("pre")
+        assert cited.evaluate("document.documentElement.scrollWidth") <= 380
         browser.close()
 
 

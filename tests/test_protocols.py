@@ -80,7 +80,10 @@ async def _mcp(url: str):
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
-    async with streamable_http_client(f"{url}gradio_api/mcp/") as (read, write, _), ClientSession(read, write) as session:
+    async with (
+        streamable_http_client(f"{url}gradio_api/mcp/") as (read, write, _),
+        ClientSession(read, write) as session,
+    ):
         await session.initialize()
         tools = (await session.list_tools()).tools
         result = await session.call_tool("answer", {"question": QUESTION})

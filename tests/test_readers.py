@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 
 import pytest
 
 from qa.config import DEFAULT_CORPUS
-from qa.documents import load_document, parse_document
 from qa.errors import DocumentError
-from qa.readers import read_source
+from qa.ingest.documents import load_document, parse_document
+from qa.ingest.readers import read_source
 
 from .fixtures import SECOND_REPORT
 
@@ -101,8 +102,8 @@ def _encrypted_pdf(report_pdf, target):
     return target
 
 
-def _scanned_pdf(target):
-    """A PDF with a page and no text layer (what a scan without OCR is)."""
+def _blank_pdf(target):
+    """A PDF with a blank page: no text layer and no picture to read."""
     from pypdf import PdfWriter
 
     writer = PdfWriter()
@@ -138,7 +139,7 @@ BAD_FILES = {
     "word.pdf": (_zip_named_pdf, "not a readable PDF"),
     "empty.pdf": (_bytes(b""), "empty"),
     "garbage.pdf": (_bytes(b"%PDF-1.4\n\x00\xff garbage"), "not a readable PDF"),
-    "scan.pdf": (_scanned_pdf, "no text layer.*OCR is not supported"),
+    "blank.pdf": (_blank_pdf, "the PDF has no text"),
     "garbage.docx": (_bytes(b"PK\x03\x04 not a zip"), "not a readable Word document"),
     "bomb.docx": (_bomb_docx, "decompression bomb"),
     "report.exe": (_bytes(b"MZ"), "unsupported file type"),
@@ -159,3 +160,34 @@ def test_an_encrypted_pdf_is_refused(report_pdf, tmp_path):
     path = _encrypted_pdf(report_pdf, tmp_path / "locked.pdf")
     with pytest.raises(DocumentError, match="encrypted"):
         read_source(path)
+
+
+@pytest.mark.browser
+def test_a_browser_prints_header_and_footer_are_not_text(tmp_path):
+    """Chromium's print header (date and time, title) and footer (the page's address,
+    ``1/3``) return on every page: they are dropped, and every line of the text stays."""
+    from .fixtures import chromium_path, wrapped_pdf
+
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed")
+    text = SECOND_REPORT * 3  # long enough for several pages
+    pdf = wrapped_pdf(text, tmp_path / "printed.pdf", header_footer=True)
+    source = read_source(pdf)
+    assert len(source.pages) >= 2
+    lines = [line for page in source.pages for line in page]
+    assert not [line for line in lines if "file://" in line or "about:blank" in line or re.search(r"\d+/\d+$", line)]
+    assert not [line for line in lines if re.search(r"\d{1,2}:\d{2}\s*[AP]M", line)]
+    plain = read_source(wrapped_pdf(text, tmp_path / "plain.pdf"))
+    assert "".join("".join(p) for p in source.pages) == "".join("".join(p) for p in plain.pages)
+
+
+@pytest.mark.slow
+def test_a_scanned_pdf_is_read_by_ocr_with_its_pages(report_pdf, tmp_path):
+    from qa.devtools.ocrcheck import agreement, scan_of
+
+    source = read_source(scan_of(report_pdf, tmp_path / "scan.pdf", [1, 12]))
+    original = read_source(report_pdf)
+    assert len(source.pages) == 2
+    for got, want in zip(source.pages, (original.pages[0], original.pages[11])):
+        assert agreement("".join(want), "".join(got)) > 0.97
+        assert not any(re.fullmatch(r"-\s*\d+\s*-", line) for line in got)  # the printed footer

@@ -24,8 +24,10 @@ structure from there. Everything that can go wrong with a user's file raises
 from __future__ import annotations
 
 import logging
+import math
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,8 @@ __all__ = [
     "DocumentError",
     "Source",
     "check_file",
+    "drop_running_lines",
+    "ocr_lines",
     "read_source",
     "text_source",
 ]
@@ -52,6 +56,13 @@ MAX_COMPRESSION_RATIO = 100
 FOOTER = re.compile(r"^[-—–]\s*\d{1,4}\s*[-—–]$|^第\s*\d{1,4}\s*页(\s*共\s*\d+\s*页)?$")
 #: Characters a text layer of real words has; a scan's is empty or a few stray marks.
 MIN_TEXT_CHARS = 10
+#: Lines looked at for a running header or footer at each end of a page.
+MARGIN_LINES = 2
+#: A margin line that recurs on at least this share of the pages is print debris.
+RUNNING_SHARE = 0.5
+#: ...and on at least this many pages.
+MIN_RUNNING_PAGES = 2
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,7 @@ def _strip_footers(lines: list[str]) -> tuple[str, ...]:
 
 
 def _read_pdf(path: Path, name: str) -> Source:
+    """A PDF's text layer, page by page; a page without one (a scan) is read by OCR."""
     import pypdfium2
 
     try:
@@ -119,20 +131,74 @@ def _read_pdf(path: Path, name: str) -> Source:
             raise DocumentError(f"{name}: the PDF is encrypted; remove the password and add it again") from None
         raise DocumentError(f"{name}: not a readable PDF ({_first_line(exc)})") from None
     try:
-        pages = []
+        pages, scanned = [], []
         for i in range(len(pdf)):
             page = pdf[i]
             textpage = page.get_textpage()
-            pages.append(_strip_footers(textpage.get_text_range().splitlines()))
+            lines = textpage.get_text_range().splitlines()
             textpage.close()
+            if sum(len(line.strip()) for line in lines) < MIN_TEXT_CHARS and _has_picture(page):
+                scanned.append(i + 1)
+                log.info("%s: reading page %d of %d by OCR", name, i + 1, len(pdf))
+                lines = [line.text for line in ocr_lines(page)]
+            pages.append([line.strip() for line in lines if line.strip()])
             page.close()
     except pypdfium2.PdfiumError as exc:
         raise DocumentError(f"{name}: not a readable PDF ({_first_line(exc)})") from None
     finally:
         pdf.close()
+    pages = [_strip_footers(lines) for lines in drop_running_lines(pages)]
     if sum(len(line) for page in pages for line in page) < MIN_TEXT_CHARS:
-        raise DocumentError(f"{name}: no text layer (a scanned PDF?); OCR is not supported")
+        what = "no text, not even by OCR" if scanned else "no text"
+        raise DocumentError(f"{name}: the PDF has {what}")
+    if scanned:
+        log.info("%s: %d of %d pages read by OCR", name, len(scanned), len(pages))
     return Source(name, tuple(pages), printed=True)
+
+
+def _has_picture(page) -> bool:
+    """Whether a page holds an image (a scan), as opposed to being blank."""
+    import pypdfium2.raw as pdfium_c
+
+    return any(obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE for obj in page.get_objects())
+
+
+def ocr_lines(page) -> list:
+    """The lines of a page picture, read by OCR (see :mod:`qa.ingest.ocr`)."""
+    from .ocr import DPI, read_page_image
+
+    scale = DPI / 72
+    bitmap = page.render(scale=scale, rev_byteorder=True)  # RGB(A) pixels
+    return read_page_image(bitmap.to_numpy()[:, :, :3], scale)
+
+
+def drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
+    """The pages (non-empty, stripped lines) without their running headers and footers: a line among the first or
+    last :data:`MARGIN_LINES` of a page that recurs there, digits aside, on at least
+    :data:`RUNNING_SHARE` of the pages (what a browser or office program prints: the date
+    and time, the file's address, ``1/2``, a title on every page). Fewer than
+    :data:`MIN_RUNNING_PAGES` pages are kept whole: nothing can recur."""
+    if len(pages) < MIN_RUNNING_PAGES:
+        return pages
+    shape = [[_DIGITS.sub("#", line) for line in lines] for lines in pages]
+    top, bottom = Counter(), Counter()
+    for shapes in shape:
+        top.update(set(shapes[:MARGIN_LINES]))
+        bottom.update(set(shapes[-MARGIN_LINES:]))
+    need = max(MIN_RUNNING_PAGES, math.ceil(RUNNING_SHARE * len(pages)))
+    running_top = {s for s, n in top.items() if n >= need}
+    running_bottom = {s for s, n in bottom.items() if n >= need}
+    out = []
+    for lines, shapes in zip(pages, shape):
+        last = len(lines) - MARGIN_LINES
+        out.append(
+            [
+                line
+                for i, (line, s) in enumerate(zip(lines, shapes))
+                if not ((i < MARGIN_LINES and s in running_top) or (i >= last and s in running_bottom))
+            ]
+        )
+    return out
 
 
 def _check_archive(path: Path, name: str) -> None:

@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     loader.start()
     from .access import ChangePolicy, is_loopback
     from .openai_api import openai_routes
+    from .pages import page_routes
     from .webapp import CSS, JS, THEME, build_app
 
     policy = ChangePolicy(settings.admin_token, is_loopback(args.host))
@@ -98,6 +99,6 @@ def main(argv: list[str] | None = None) -> None:
         max_file_size=f"{settings.max_document_mb}mb",
         auth=settings.login,
         mcp_server=True,
-        # OpenAI-compatible chat on the same port, registered with Gradio's own routes.
-        app_kwargs={"routes": openai_routes(engine, settings.api_key)},
+        # OpenAI-compatible chat and the cited pages on the same port, beside Gradio's own routes.
+        app_kwargs={"routes": [*openai_routes(engine, settings.api_key), *page_routes(engine)]},
     )

@@ -15,6 +15,7 @@ import html
 import logging
 import time
 from collections.abc import Iterator
+from urllib.parse import quote as quote_url
 from pathlib import Path
 
 import gradio as gr
@@ -147,11 +148,22 @@ def render_sources(answer: Answer | None, related: list[Passage], engine: Engine
         )
         parts.append(
             f"<div class='source' data-chunk='{html.escape(p.chunk_id)}'>"
-            f"<div class='where'><span class='num'>[{n}]</span>{label} · {where}</div>"
+            f"<div class='where'><span class='num'>[{n}]</span>{label} · {where}"
+            f"{_page_link(p, answer.page if quoted else p.page, answer.quote if quoted else '')}</div>"
             f"<div class='text'>{_highlight(p.text, answer.quote if quoted else '', '' if answer.found else 'tentative')}</div>"
             f"{notes}</div>"
         )
     return "".join(parts)
+
+
+def _page_link(p: Passage, page: int | None, quote: str) -> str:
+    """A link that opens the cited page (see :mod:`qa.ui.pages`; page 0: wherever the
+    quote stands, for a passage cited without a page), the quote marked on it."""
+    if not p.document:
+        return ""
+    quote = quote or p.text
+    href = f"page/{quote_url(p.document)}/{page or 0}?quote={quote_url(quote[:300])}"
+    return f" <a class='page-link' href='{html.escape(href)}' target='_blank' rel='noopener'>查看原页</a>"
 
 
 # -- handlers: plain functions over the chat state, wired to the page by build_app -----------
@@ -534,5 +546,7 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None, policy: Cha
         gr.api(list_documents, api_name="list_documents", queue=False)
         # Operators' changes: callable over HTTP, never offered to assistants as MCP tools.
         for change, name in ((api_add_document, "add_document"), (api_remove_document, "remove_document")):
-            gr.api(change, api_name=name, api_visibility="undocumented", concurrency_limit=1, concurrency_id="documents")
+            gr.api(
+                change, api_name=name, api_visibility="undocumented", concurrency_limit=1, concurrency_id="documents"
+            )
     return demo
