@@ -123,9 +123,7 @@ class Engine:
         _ = self.retriever  # builds the index on first use
         return list_documents(self.settings)
 
-    def add_documents(
-        self, paths, title: str | None = None, progress: bool = False
-    ) -> tuple[list[DocumentInfo], list[str]]:
+    def add_documents(self, paths, title: str | None = None, progress=False) -> tuple[list[DocumentInfo], list]:
         """Add files to the corpus (see :func:`qa.corpus.builder.add_documents`) and serve the new index."""
         _ = self.retriever
         added, errors = add_documents(self.settings, paths, self.embedder, title=title, progress=progress)

@@ -43,7 +43,14 @@ class InputTypeError(QAError, TypeError):
 
 
 class DocumentError(QAError, ValueError):
-    """A file that cannot be read as a document, or a corpus change that cannot be made."""
+    """A file that cannot be read as a document, or a corpus change that cannot be made.
+    ``name`` is the file's name and ``reason`` a short code of what is wrong (``encrypted``,
+    ``unreadable``, ``no_text``, ``empty``, ``bomb``, ``not_text``, ``duplicate``,
+    ``unsupported``, ``too_large``), so that an interface can say it in its own words."""
+
+    def __init__(self, message: str, *, name: str = "", reason: str = ""):
+        super().__init__(message)
+        self.name, self.reason = name, reason
 
 
 class AccessError(QAError, PermissionError):
@@ -54,12 +61,15 @@ class AccessError(QAError, PermissionError):
 class UnsupportedFileError(DocumentError):
     """A file of a type that cannot be read (see ``SUPPORTED_SUFFIXES``)."""
 
+    def __init__(self, message: str, *, name: str = ""):
+        super().__init__(message, name=name, reason="unsupported")
+
 
 class FileTooLargeError(DocumentError):
     """A file over the size limit (``QA_MAX_DOCUMENT_MB``); ``limit_mb`` says which."""
 
-    def __init__(self, message: str, limit_mb: int):
-        super().__init__(message)
+    def __init__(self, message: str, limit_mb: int, *, name: str = ""):
+        super().__init__(message, name=name, reason="too_large")
         self.limit_mb = limit_mb
 
 

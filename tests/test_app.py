@@ -258,7 +258,8 @@ def test_adding_a_report_and_asking_it_in_the_browser(corpus_app, second_report,
     broken.write_bytes(b"%PDF-1.4 not really")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        # a Chinese browser, as the app's users have: Gradio's own texts follow its language
+        page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
         page.goto(url)
         page.wait_for_selector("#question textarea")
         page.get_by_text("文档：已收录的报告与添加新报告").click()
@@ -271,14 +272,24 @@ def test_adding_a_report_and_asking_it_in_the_browser(corpus_app, second_report,
         page.wait_for_function(
             "(document.querySelector('#upload-status')?.innerText || '').includes('❌')", timeout=60_000
         )
-        assert "not a readable PDF" in page.inner_text("#upload-status")
+        assert "broken.pdf：文件已损坏或格式不对" in page.inner_text("#upload-status")
         assert page.locator("#documents tbody tr").count() == 1
-        # the second report: added in the background, then listed and selectable
+        upload_box = page.inner_text("#upload")
+        assert "拖放" in upload_box and "Drop File Here" not in upload_box  # Gradio's own texts in Chinese
+        # the second report: added in the background with one progress display in Chinese
+        page.evaluate(
+            """() => { window.__seen = new Set(); new MutationObserver(() => {
+                 for (const s of ['读取', '切分', '向量化', '写入索引', 'Batches'])
+                   if (document.body.innerText.includes(s + '：') || document.body.innerText.includes(s)) window.__seen.add(s);
+               }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+        )
         page.set_input_files("#upload input[type=file]", str(second_report))
         page.wait_for_function(
             "(document.querySelector('#upload-status')?.innerText || '').includes('已添加')", timeout=120_000
         )
         assert "文峰区2021年政府工作报告" in page.inner_text("#documents")
+        seen = set(page.evaluate("[...window.__seen]"))
+        assert seen & {"读取", "切分", "向量化", "写入索引"} and "Batches" not in seen, seen
         page.locator("#document-filter input").click()
         page.locator("[data-testid=dropdown-option]", has_text="文峰区2021年政府工作报告").click()
         page.keyboard.press("Escape")
@@ -291,6 +302,18 @@ def test_adding_a_report_and_asking_it_in_the_browser(corpus_app, second_report,
         assert "突破4亿元" not in page.inner_text("#chat")  # the bundled report was not asked
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "documents.png"), full_page=True)
+        manifest = json.loads((index / "manifest.json").read_text())
+        assert [d["year"] for d in manifest["documents"]] == [2020, 2021]
+        # removing it takes a confirmation
+        page.locator("#remove-choice input").click()
+        page.locator("[data-testid=dropdown-option]", has_text="文峰区2021年政府工作报告").click()
+        page.keyboard.press("Escape")
+        page.locator("#remove").click()
+        page.locator("#confirm-remove").click()
+        page.wait_for_function(
+            "(document.querySelector('#upload-status')?.innerText || '').includes('已删除')", timeout=60_000
+        )
+        assert page.locator("#documents tbody tr").count() == 1
         browser.close()
     manifest = json.loads((index / "manifest.json").read_text())
-    assert [d["year"] for d in manifest["documents"]] == [2020, 2021]
+    assert [d["year"] for d in manifest["documents"]] == [2020]

@@ -59,7 +59,7 @@ def test_no_import_cycles():
 #: before it, never one after it (the interfaces at the top: the engine, the UI, the
 #: command line and the developer tools).
 LAYERS = (
-    ("qa.errors", "qa.config", "qa.console", "qa.records"),
+    ("qa.errors", "qa.config", "qa.console", "qa.progress", "qa.records"),
     ("qa.text",),
     ("qa.ingest",),
     ("qa.embedding",),

@@ -67,7 +67,7 @@ def test_an_oversized_file_is_refused(two_reports, tmp_path, engine):
     big = tmp_path / "big.txt"
     big.write_text("全区生产总值增长。" * 200_000, encoding="utf-8")
     added, errors = add_documents(local.with_(max_document_mb=1), [big], engine.embedder, progress=False)
-    assert not added and "too large" in errors[0] and "limit is 1 MB" in errors[0]
+    assert not added and "too large" in str(errors[0]) and errors[0].reason == "too_large" and errors[0].limit_mb == 1
 
 
 def test_a_search_can_be_limited_to_some_documents(corpus_engine, two_reports):

@@ -46,6 +46,7 @@ from ..config import Settings
 from ..errors import ConfigError, DocumentError, IndexUnavailableError, UnknownDocumentError
 from ..ingest.chunking import CHUNKER_VERSION
 from ..ingest.readers import check_file
+from ..progress import reporter
 from ..records import (
     FORMAT_VERSION,
     Build,
@@ -298,19 +299,20 @@ def add_documents(
     paths: list[str | Path],
     embedder=None,
     title: str | None = None,
-    progress: bool = True,
-) -> tuple[list[DocumentInfo], list[str]]:
-    """Add files to the corpus; returns (the documents added, one error line per file
-    that could not be). Only the new documents are embedded; a file already in the
-    corpus is reported, not added twice. The index changes once, atomically, at the end:
-    a failure leaves it and every other document as they were."""
+    progress=True,
+) -> tuple[list[DocumentInfo], list[DocumentError]]:
+    """Add files to the corpus; returns (the documents added, an error for each file that
+    could not be). Only the new documents are embedded; a file already in the corpus is
+    reported, not added twice. The index changes once, atomically, at the end: a failure
+    leaves it and every other document as they were. ``progress``: True shows bars in the
+    console, a :class:`qa.progress.Progress` gets reports (see :mod:`qa.progress`)."""
     from ..embedding.embedder import Embedder
 
     settings = settings or Settings()
     embedder = embedder or Embedder(settings)
     started = time.perf_counter()
     added: list[Pieces] = []
-    errors: list[str] = []
+    errors: list[DocumentError] = []
     with locked(settings):
         _check_owner(settings)
         current = _current_documents(settings)
@@ -322,14 +324,27 @@ def add_documents(
                 info = _stage_source(settings, Path(path), title)
                 if info.id in known or any(p.info.id == info.id for p in added):
                     name = known[info.id].title if info.id in known else info.source
-                    errors.append(f"{Path(path).name}: already in the corpus as document {info.id} ({name})")
+                    errors.append(
+                        DocumentError(
+                            f"{Path(path).name}: already in the corpus as document {info.id} ({name})",
+                            name=Path(path).name,
+                            reason="duplicate",
+                        )
+                    )
                     continue
                 added.append(prepare(settings, settings.index_dir / info.file, info, embedder, progress))
             except (DocumentError, OSError) as exc:
-                errors.append(str(exc) if isinstance(exc, DocumentError) else f"{Path(path).name}: {exc}")
+                errors.append(
+                    exc
+                    if isinstance(exc, DocumentError)
+                    else DocumentError(f"{Path(path).name}: {exc}", name=Path(path).name, reason="unreadable")
+                )
         if added:
+            report = reporter(progress)
+            report("write", 0.0, "")
             existing = [prepare(settings, settings.index_dir / d.file, d, embedder, progress) for d in current]
             _install(settings, existing + added, embedder, started)
+            report("write", 1.0, "")
         else:
             _keep_only(settings, current)  # what was staged for unreadable files
     return [p.info for p in added], errors

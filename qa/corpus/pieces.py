@@ -20,6 +20,7 @@ from ..errors import DocumentError
 from ..ingest.chunking import chunk_document, coverage, sentences_of
 from ..ingest.documents import parse_source
 from ..ingest.readers import read_source
+from ..progress import reporter
 from ..records import DocumentInfo, Pieces, Sentence, chunk_from_json, chunk_to_json
 from .manifest import pieces_key
 
@@ -27,19 +28,25 @@ log = logging.getLogger(__name__)
 
 __all__ = ["load_pieces", "pieces_dir", "prepare", "save_pieces"]
 
+#: Texts embedded between two progress reports.
+EMBED_SLICE = 64
 
-def prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progress: bool) -> Pieces:
-    """Read, parse, chunk and embed one document (or reuse its saved pieces)."""
+
+def prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progress=False) -> Pieces:
+    """Read, parse, chunk and embed one document (or reuse its saved pieces).
+    ``progress``: True shows a bar in the console, a :class:`qa.progress.Progress` gets reports."""
     cached = load_pieces(settings, info, embedder)
     if cached is not None:
         return cached
     started = time.perf_counter()
-    source = read_source(file, info.source)
+    report = reporter(progress)
+    source = read_source(file, info.source, report)
+    report("chunk", 0.0, info.source)
     doc = parse_source(source)
     chunks = chunk_document(doc, info.id)
     sentences = sentences_of(doc, chunks)
     if not chunks:
-        raise DocumentError(f"{info.source}: the document has no text to index")
+        raise DocumentError(f"{info.source}: the document has no text to index", name=info.source, reason="no_text")
     held = coverage(source, chunks)
     if held.missing:
         log.warning(
@@ -49,8 +56,9 @@ def prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progre
             held.sentences,
             held.missing[0][:40],
         )
+    report("chunk", 1.0, info.source)
     texts = [c.search_text for c in chunks] + [s.text for s in sentences]
-    vectors = embedder.encode_passages(texts, show_progress=progress)
+    vectors = _embed(embedder, texts, info.source, progress is True, report)
     info = DocumentInfo(
         **{
             **info.to_json(),
@@ -85,6 +93,19 @@ def prepare(settings: Settings, file: Path, info: DocumentInfo, embedder, progre
         time.perf_counter() - started,
     )
     return pieces
+
+
+def _embed(embedder, texts: list[str], name: str, bar: bool, report) -> np.ndarray:
+    """Embed ``texts`` in slices of :data:`EMBED_SLICE`, reporting after each."""
+    from tqdm.auto import tqdm
+
+    parts = []
+    with tqdm(total=len(texts), desc=f"embedding {name}", unit="text", disable=not bar) as shown:
+        for start in range(0, len(texts), EMBED_SLICE):
+            parts.append(embedder.encode_passages(texts[start : start + EMBED_SLICE]))
+            shown.update(len(parts[-1]))
+            report("embed", min(1.0, (start + EMBED_SLICE) / len(texts)), name)
+    return np.concatenate(parts)
 
 
 def pieces_dir(settings: Settings, doc_id: str) -> Path:

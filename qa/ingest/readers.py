@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DocumentError, FileTooLargeError, UnsupportedFileError
+from ..progress import reporter
 
 log = logging.getLogger(__name__)
 
@@ -90,29 +91,34 @@ def check_file(path: Path, max_mb: int | None = None, name: str | None = None) -
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnsupportedFileError(
-            f"{name}: unsupported file type {suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}"
+            f"{name}: unsupported file type {suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}", name=name
         )
     if not path.is_file():
-        raise DocumentError(f"{name}: no such file")
+        raise DocumentError(f"{name}: no such file", name=name, reason="missing")
     size = path.stat().st_size
     if size == 0:
-        raise DocumentError(f"{name}: the file is empty")
+        raise DocumentError(f"{name}: the file is empty", name=name, reason="empty")
     if max_mb is not None and size > max_mb * 1024 * 1024:
         raise FileTooLargeError(
-            f"{name}: too large ({size / 1e6:.1f} MB; the limit is {max_mb} MB, QA_MAX_DOCUMENT_MB)", max_mb
+            f"{name}: too large ({size / 1e6:.1f} MB; the limit is {max_mb} MB, QA_MAX_DOCUMENT_MB)", max_mb, name=name
         )
 
 
-def read_source(path: str | Path, name: str | None = None) -> Source:
+def read_source(path: str | Path, name: str | None = None, progress=None) -> Source:
     """Read ``path`` by its extension; raises :class:`DocumentError`. ``name`` is the
     file's name to report (a stored copy keeps the name it was added as)."""
     path = Path(path)
     name = name or path.name
     check_file(path, name=name)
-    reader = {".pdf": _read_pdf, ".docx": _read_docx}.get(path.suffix.lower(), _read_text)
-    source = reader(path, name)
+    report = reporter(progress)
+    report("read", 0.0, name)
+    if path.suffix.lower() == ".pdf":
+        source = _read_pdf(path, name, report)
+    else:
+        source = {".docx": _read_docx}.get(path.suffix.lower(), _read_text)(path, name)
+    report("read", 1.0, name)
     if sum(len(line) for page in source.pages for line in page) < MIN_TEXT_CHARS:
-        raise DocumentError(f"{name}: the document has no text")
+        raise DocumentError(f"{name}: the document has no text", name=name, reason="no_text")
     return source
 
 
@@ -120,7 +126,7 @@ def _strip_footers(lines: list[str]) -> tuple[str, ...]:
     return tuple(line for line in (raw.strip() for raw in lines) if line and not FOOTER.match(line))
 
 
-def _read_pdf(path: Path, name: str) -> Source:
+def _read_pdf(path: Path, name: str, report=reporter(None)) -> Source:
     """A PDF's text layer, page by page; a page without one (a scan) is read by OCR."""
     import pypdfium2
 
@@ -128,8 +134,12 @@ def _read_pdf(path: Path, name: str) -> Source:
         pdf = pypdfium2.PdfDocument(str(path))
     except pypdfium2.PdfiumError as exc:
         if "password" in str(exc).lower():
-            raise DocumentError(f"{name}: the PDF is encrypted; remove the password and add it again") from None
-        raise DocumentError(f"{name}: not a readable PDF ({_first_line(exc)})") from None
+            raise DocumentError(
+                f"{name}: the PDF is encrypted; remove the password and add it again", name=name, reason="encrypted"
+            ) from None
+        raise DocumentError(
+            f"{name}: not a readable PDF ({_first_line(exc)})", name=name, reason="unreadable"
+        ) from None
     try:
         pages, scanned = [], []
         for i in range(len(pdf)):
@@ -140,17 +150,21 @@ def _read_pdf(path: Path, name: str) -> Source:
             if sum(len(line.strip()) for line in lines) < MIN_TEXT_CHARS and _has_picture(page):
                 scanned.append(i + 1)
                 log.info("%s: reading page %d of %d by OCR", name, i + 1, len(pdf))
+                report("ocr", i / len(pdf), name)
                 lines = [line.text for line in ocr_lines(page)]
+            report("read", (i + 1) / len(pdf), name)
             pages.append([line.strip() for line in lines if line.strip()])
             page.close()
     except pypdfium2.PdfiumError as exc:
-        raise DocumentError(f"{name}: not a readable PDF ({_first_line(exc)})") from None
+        raise DocumentError(
+            f"{name}: not a readable PDF ({_first_line(exc)})", name=name, reason="unreadable"
+        ) from None
     finally:
         pdf.close()
     pages = [_strip_footers(lines) for lines in drop_running_lines(pages)]
     if sum(len(line) for page in pages for line in page) < MIN_TEXT_CHARS:
         what = "no text, not even by OCR" if scanned else "no text"
-        raise DocumentError(f"{name}: the PDF has {what}")
+        raise DocumentError(f"{name}: the PDF has {what}", name=name, reason="no_text")
     if scanned:
         log.info("%s: %d of %d pages read by OCR", name, len(scanned), len(pages))
     return Source(name, tuple(pages), printed=True)
@@ -207,9 +221,15 @@ def _check_archive(path: Path, name: str) -> None:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DocumentError(f"{name}: not a readable Word document ({_first_line(exc)})") from None
+        raise DocumentError(
+            f"{name}: not a readable Word document ({_first_line(exc)})", name=name, reason="unreadable"
+        ) from None
     if unpacked > MAX_UNCOMPRESSED_BYTES or unpacked > MAX_COMPRESSION_RATIO * max(path.stat().st_size, 1):
-        raise DocumentError(f"{name}: refused: it would unpack to {unpacked / 1e6:.0f} MB (a decompression bomb?)")
+        raise DocumentError(
+            f"{name}: refused: it would unpack to {unpacked / 1e6:.0f} MB (a decompression bomb?)",
+            name=name,
+            reason="bomb",
+        )
 
 
 def _read_docx(path: Path, name: str) -> Source:
@@ -220,7 +240,9 @@ def _read_docx(path: Path, name: str) -> Source:
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises many kinds for a broken package
-        raise DocumentError(f"{name}: not a readable Word document ({_first_line(exc)})") from None
+        raise DocumentError(
+            f"{name}: not a readable Word document ({_first_line(exc)})", name=name, reason="unreadable"
+        ) from None
     text_tag, tab_tag, br_tag, rendered = qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:lastRenderedPageBreak")
     before_tag = f"{qn('w:pPr')}/{qn('w:pageBreakBefore')}"
     pages: list[list[str]] = [[]]
@@ -251,13 +273,13 @@ def _decode(data: bytes, name: str) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise DocumentError(f"{name}: not a text file (neither UTF-8 nor GB18030)")
+    raise DocumentError(f"{name}: not a text file (neither UTF-8 nor GB18030)", name=name, reason="not_text")
 
 
 def _read_text(path: Path, name: str) -> Source:
     text = _decode(path.read_bytes(), name)
     if "\x00" in text:
-        raise DocumentError(f"{name}: not a text file (it holds binary data)")
+        raise DocumentError(f"{name}: not a text file (it holds binary data)", name=name, reason="not_text")
     return text_source(text, name, markdown=path.suffix.lower() == ".md")
 
 

@@ -15,8 +15,8 @@ import html
 import logging
 import time
 from collections.abc import Iterator
-from urllib.parse import quote as quote_url
 from pathlib import Path
+from urllib.parse import quote as quote_url
 
 import gradio as gr
 
@@ -26,12 +26,11 @@ from ..engine import Engine
 from ..errors import (
     AccessError,
     DocumentError,
-    FileTooLargeError,
     IndexUnavailableError,
     QAError,
-    UnsupportedFileError,
 )
 from ..ingest.readers import SUPPORTED_SUFFIXES, check_file
+from ..progress import Progress
 from ..records import DocumentInfo
 from ..retrieval.retriever import Passage
 from .access import ChangePolicy
@@ -52,7 +51,10 @@ __all__ = [
     "CSS",
     "JS",
     "THEME",
+    "FILE_PROBLEMS",
     "add_uploaded",
+    "document_problem",
+    "upload_progress",
     "answer_once",
     "build_app",
     "chat_text",
@@ -295,8 +297,59 @@ def render_documents(documents: list[DocumentInfo]) -> str:
     )
 
 
-def add_uploaded(engine: Engine, files, max_mb: int, policy: ChangePolicy | None = None, token: str = "") -> str:
-    """Add uploaded files to the corpus; returns the status line(s) to show (never raises)."""
+#: What the app says of a file it cannot add, by :attr:`qa.errors.DocumentError.reason`.
+FILE_PROBLEMS = {
+    "unsupported": "不支持的文件类型（请用 PDF、DOCX、TXT 或 MD）",
+    "too_large": "文件太大（上限 {limit} MB）",
+    "empty": "文件是空的",
+    "missing": "文件不存在",
+    "encrypted": "PDF 已加密，请去掉密码后再添加",
+    "unreadable": "文件已损坏或格式不对，无法读取",
+    "no_text": "没有可读的文字（扫描件也未能识别出文字）",
+    "not_text": "不是文本文件（请用 UTF-8 或 GB18030 编码）",
+    "bomb": "文件解压后过大，已拒绝",
+    "duplicate": "已在检索库中，无需重复添加",
+}
+#: The stages of adding a report as the progress display names them, and the share of the
+#: whole bar each takes (OCR, when a scan needs it, takes the longest).
+STAGE_LABELS = {"read": "读取", "ocr": "识别文字", "chunk": "切分", "embed": "向量化", "write": "写入索引"}
+_STAGE_BANDS = {
+    "read": (0.0, 0.1),
+    "ocr": (0.1, 0.5),
+    "chunk": (0.5, 0.55),
+    "embed": (0.55, 0.95),
+    "write": (0.95, 1.0),
+}
+
+
+def document_problem(exc: DocumentError) -> str:
+    """One line, in Chinese, of why a file was not added."""
+    text = FILE_PROBLEMS.get(exc.reason)
+    if text is None:
+        return f"❌ {escape_markdown(str(exc))}"
+    text = text.format(limit=getattr(exc, "limit_mb", ""))
+    return f"❌ {escape_markdown(exc.name)}：{text}" if exc.name else f"❌ {text}"
+
+
+def upload_progress(show) -> Progress:
+    """A :class:`qa.progress.Progress` that moves one bar (``show(share, desc=…)``, a
+    ``gr.Progress``) through the stages, never backwards."""
+    reached = [0.0]
+
+    def report(stage: str, done: float, item: str) -> None:
+        low, high = _STAGE_BANDS.get(stage, (0.0, 1.0))
+        reached[0] = max(reached[0], low + (high - low) * max(0.0, min(done, 1.0)))
+        label = STAGE_LABELS.get(stage, stage)
+        show(reached[0], desc=f"{label}：{item}" if item else label)
+
+    return report
+
+
+def add_uploaded(
+    engine: Engine, files, max_mb: int, policy: ChangePolicy | None = None, token: str = "", progress=None
+) -> str:
+    """Add uploaded files to the corpus; returns the status line(s) to show, in Chinese
+    (never raises). ``progress``: a :class:`qa.progress.Progress` for the stages."""
     paths = [getattr(f, "name", f) for f in (files if isinstance(files, list) else [files]) if f]
     if not paths:
         return "请选择要添加的文件。"
@@ -309,23 +362,20 @@ def add_uploaded(engine: Engine, files, max_mb: int, policy: ChangePolicy | None
         try:
             check_file(path, max_mb)
             accepted.append(path)
-        except UnsupportedFileError:
-            lines.append(f"❌ {escape_markdown(path.name)}：不支持的文件类型（请用 PDF、DOCX、TXT 或 MD）")
-        except FileTooLargeError as exc:
-            lines.append(f"❌ {escape_markdown(path.name)}：文件太大（上限 {exc.limit_mb} MB）")
         except DocumentError as exc:
-            lines.append(f"❌ {escape_markdown(str(exc))}")
+            lines.append(document_problem(exc))
     if accepted:
         try:
-            added, errors = engine.add_documents(accepted, progress=True)
+            added, errors = engine.add_documents(accepted, progress=progress or False)
         except Exception as exc:  # the index is unchanged: say so, keep serving
             log.exception("adding documents failed")
-            return "\n".join(lines + [f"❌ 添加失败，索引未改变：{escape_markdown(str(exc))}"])
+            problem = f"：{escape_markdown(str(exc))}" if isinstance(exc, QAError) else ""
+            return "\n\n".join([*lines, f"❌ 添加失败，检索库未改变{problem}"])
         lines += [
             f"✅ 已添加：{escape_markdown(d.name)}（{f'{d.pages} 页，' if d.pages else ''}{d.passages} 段）"
             for d in added
         ]
-        lines += [f"❌ {escape_markdown(e)}" for e in errors]
+        lines += [document_problem(e) for e in errors]
     return "\n\n".join(lines)
 
 
@@ -377,9 +427,10 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None, policy: Cha
             gr.update(choices=choices, value=None),
         )
 
-    def on_upload(files, selected, token, progress=gr.Progress(track_tqdm=True)):
-        progress(0, desc="正在读取并建立索引…")
-        status = add_uploaded(engine, files, engine.settings.max_document_mb, policy, token)
+    def on_upload(files, selected, token, progress=gr.Progress()):  # noqa: B008 - Gradio's way
+        report = upload_progress(progress)
+        report("read", 0.0, "")
+        status = add_uploaded(engine, files, engine.settings.max_document_mb, policy, token, report)
         return status, *on_documents(selected), None
 
     def on_remove(document, selected, token):
@@ -495,8 +546,10 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None, policy: Cha
                         elem_id="admin-token",
                     )
                     with gr.Row(visible=policy.enabled):
-                        to_remove = gr.Dropdown(choices=[], value=None, label="删除一份报告", scale=3)
-                        remove_btn = gr.Button("删除…", variant="secondary", scale=1, min_width=80)
+                        to_remove = gr.Dropdown(
+                            choices=[], value=None, label="删除一份报告", scale=3, elem_id="remove-choice"
+                        )
+                        remove_btn = gr.Button("删除…", variant="secondary", scale=1, min_width=80, elem_id="remove")
                     with gr.Row(visible=False) as confirm_row:
                         gr.Markdown("确定要从检索库中删除这份报告吗？")
                         confirm_btn = gr.Button("确定删除", variant="stop", min_width=80, elem_id="confirm-remove")
@@ -525,6 +578,7 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None, policy: Cha
             api_visibility="private",
             concurrency_limit=1,
             concurrency_id="documents",
+            show_progress_on=[upload_status],  # one progress display, not one per output
         )
         remove_btn.click(lambda: gr.update(visible=True), None, confirm_row, api_visibility="private")
         cancel_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
@@ -533,6 +587,7 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None, policy: Cha
             [to_remove, selector, token],
             [upload_status, *listing, confirm_row],
             api_visibility="private",
+            show_progress_on=[upload_status],
             concurrency_limit=1,
             concurrency_id="documents",
         )
