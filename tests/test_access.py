@@ -73,7 +73,7 @@ def test_documents_over_http_name_no_server_path():
 
 
 def test_the_apps_upload_and_remove_change_nothing_without_the_token(tmp_path):
-    from qa.ui.webapp import add_uploaded, remove_chosen
+    from qa.ui.changes import add_uploaded, remove_chosen
 
     class Untouchable:
         def __getattr__(self, name):
