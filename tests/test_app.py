@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from .conftest import DEV, ROOT, running_app
+from .conftest import DEV, running_app
 
-ARTIFACTS = ROOT / "test-artifacts"
+#: Screenshots of the browser tests, to look at: QA_TEST_ARTIFACTS, else a folder in the
+#: system's temporary directory (never the checkout).
+ARTIFACTS = Path(os.environ.get("QA_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "qa-test-artifacts")
+#: Every image of the page has loaded or failed (so any onerror handler has run), two frames on.
+_IMAGES_SETTLED = """() => [...document.images].every(i => i.complete)
+  && new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"""
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = pytest.mark.integration
@@ -126,7 +133,7 @@ def test_in_a_real_browser(app_url, app_data):
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     args = [
         "--no-sandbox",
         "--disable-gpu",
@@ -191,7 +198,7 @@ def test_in_a_real_browser(app_url, app_data):
         page.wait_for_function(
             "document.querySelector('#chat').innerText.includes('<img src=x onerror=alert(1)>')", timeout=30_000
         )
-        page.wait_for_timeout(1000)
+        page.wait_for_function(_IMAGES_SETTLED)  # an injected image would have fired its onerror by now
         assert dialogs == []
         assert page.locator("#chat img[src='x']").count() == 0
         page.screenshot(path=str(ARTIFACTS / "chat-html-question.png"), full_page=True)
@@ -203,7 +210,7 @@ def test_in_a_real_browser(app_url, app_data):
             page.wait_for_function(
                 "p => document.querySelector('#chat').innerText.includes(p)", arg=payload, timeout=30_000
             )
-            page.wait_for_timeout(300)
+            page.wait_for_function(_IMAGES_SETTLED)
             assert len(dialogs) == before, payload
         page.fill("#question textarea", "去年城镇新增就业多少人")
         page.keyboard.press("Enter")
@@ -300,7 +307,7 @@ def test_adding_a_report_and_asking_it_in_the_browser(corpus_app, second_report,
         )
         assert "突破5亿元" in page.inner_text("#chat")
         assert "突破4亿元" not in page.inner_text("#chat")  # the bundled report was not asked
-        ARTIFACTS.mkdir(exist_ok=True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "documents.png"), full_page=True)
         manifest = json.loads((index / "manifest.json").read_text())
         assert [d["year"] for d in manifest["documents"]] == [2020, 2021]

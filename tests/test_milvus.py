@@ -188,8 +188,9 @@ def test_two_apps_share_one_milvus_server(built_index, settings, engine, second_
                 assert result["key"] == "突破4亿元" and result["cited"] == "正文第12页"
             assert not (tmp_path / "b" / "index" / "manifest.json").exists()  # nothing local was built
             _upload(url_a, second_report)
-            time.sleep(1.5)  # a serving engine looks for changes once a second
-            documents = _documents(url_b)
+            deadline = time.monotonic() + 60  # a serving engine looks for changes once a second
+            while len(documents := _documents(url_b)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
             assert [d["year"] for d in documents] == [2020, 2021]
             result = Client(url_b, verbose=False).predict(
                 question="今年建筑业税收目标是多少", documents=[documents[1]["id"]], api_name="/answer"

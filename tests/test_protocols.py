@@ -140,3 +140,15 @@ def test_beyond_loopback_without_a_token_changes_are_refused(tmp_path, built_ind
             client.predict(before[0], None, api_name="/remove_document")
         assert _documents(client) == before
     assert "Set QA_ADMIN_TOKEN" in (tmp_path / "app.log").read_text()
+
+
+def test_a_login_guards_the_whole_app(tmp_path, built_index):
+    from gradio_client import Client
+
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    with running_app(tmp_path, env={"QA_INDEX_DIR": str(index), "QA_AUTH": "reader:s3cret"}) as (url, _):
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises several kinds here
+            Client(url, verbose=False).predict(question=QUESTION, api_name="/answer")
+        client = Client(url, auth=("reader", "s3cret"), verbose=False)
+        assert client.predict(question=QUESTION, api_name="/answer")["key"] == "突破4亿元"
