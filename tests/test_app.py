@@ -16,9 +16,10 @@ from .conftest import DEV, running_app
 #: Screenshots of the browser tests, to look at: QA_TEST_ARTIFACTS, else a folder in the
 #: system's temporary directory (never the checkout).
 ARTIFACTS = Path(os.environ.get("QA_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "qa-test-artifacts")
-#: Every image of the page has loaded or failed (so any onerror handler has run), two frames on.
-_IMAGES_SETTLED = """() => [...document.images].every(i => i.complete)
-  && new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"""
+#: The page is at rest: no event of the app still running (Gradio marks the components it
+#: is updating), and every image loaded or failed (so any onerror handler has run).
+_IMAGES_SETTLED = """() => !document.querySelector('.generating, .pending, .eta-bar')
+  && [...document.images].every(i => i.complete)"""
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = pytest.mark.integration
