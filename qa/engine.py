@@ -93,7 +93,10 @@ class Engine:
         try:
             index = load_index(self.settings, self.embedder.fingerprint)
         except IndexMissingError:
-            log.warning("no index at %s yet: building it (once, about 15 s)", self.settings.index_dir)
+            log.warning(
+                "no index at %s yet: building it (once: about 20 s, 45 s when the model is converted too)",
+                self.settings.index_dir,
+            )
             build_index(self.settings, self.embedder, progress=False, if_missing=True)
             index = load_index(self.settings, self.embedder.fingerprint)
         except (IndexCorruptError, IndexStaleError) as exc:

@@ -25,7 +25,8 @@ and that the chunker and model match, and says in one line what is wrong and whi
 command fixes it.
 
 The index is built, not committed: ``index/`` in the repository holds only its README;
-the app and ``qa.answer`` build it on first use (about 15 s).
+the app and ``qa.answer`` build it on first use (about 20 s; 45 s when the model is
+converted too).
 """
 
 from __future__ import annotations
