@@ -191,3 +191,22 @@ def test_a_scanned_pdf_is_read_by_ocr_with_its_pages(report_pdf, tmp_path):
     for got, want in zip(source.pages, (original.pages[0], original.pages[11])):
         assert agreement("".join(want), "".join(got)) > 0.97
         assert not any(re.fullmatch(r"-\s*\d+\s*-", line) for line in got)  # the printed footer
+
+
+@pytest.mark.slow
+def test_a_scanned_page_inside_a_text_pdf_is_read_by_ocr(report_pdf, tmp_path):
+    from pypdf import PdfReader, PdfWriter
+
+    from qa.devtools.ocrcheck import agreement, scan_of
+
+    scan = PdfReader(scan_of(report_pdf, tmp_path / "scan.pdf", [12]))
+    writer = PdfWriter()
+    writer.append(str(report_pdf), pages=(0, 2))  # pages 1 and 2 keep their text layer
+    writer.add_page(scan.pages[0])  # page 3 is a picture of page 12
+    mixed = tmp_path / "mixed.pdf"
+    with open(mixed, "wb") as fh:
+        writer.write(fh)
+    original = read_source(report_pdf)
+    source = read_source(mixed)
+    assert source.pages[:2] == original.pages[:2]
+    assert agreement("".join(original.pages[11]), "".join(source.pages[2])) > 0.97
