@@ -35,3 +35,36 @@ def test_the_quote_is_marked_on_a_scanned_page(report_pdf, tmp_path):
     from_text = _marked_rows(render_pdf_page(report_pdf, 12, QUOTE))
     from_scan = _marked_rows(render_pdf_page(scan_of(report_pdf, tmp_path / "scan.pdf", [12]), 1, QUOTE))
     assert from_scan and abs(min(from_scan) - min(from_text)) < 20 and abs(max(from_scan) - max(from_text)) < 20
+
+
+@pytest.mark.browser
+def test_a_pdf_reports_cited_page_opens_as_a_marked_picture_in_the_browser(report_pdf, engine, settings, tmp_path):
+    """The bundled report indexed from its PDF: the citation's link opens page 12 as a
+    picture with the sentence marked, fitted to a phone's width."""
+    from playwright.sync_api import sync_playwright
+
+    from qa.corpus.builder import build_index
+
+    from .conftest import running_app
+    from .fixtures import chromium_path
+
+    index = tmp_path / "index"
+    build_index(settings.with_(index_dir=index), engine.embedder, progress=False, sources=[report_pdf])
+    with running_app(tmp_path, env={"QA_INDEX_DIR": str(index)}) as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-gpu"])
+        phone = browser.new_page(viewport={"width": 375, "height": 800})
+        phone.goto(url)
+        phone.wait_for_selector("#question textarea")
+        phone.fill("#question textarea", "今年建筑业税收目标是多少")
+        phone.keyboard.press("Enter")
+        phone.wait_for_function("document.querySelector('#sources').innerText.includes('第12页')", timeout=30_000)
+        with phone.context.expect_page() as opened:
+            phone.locator("#sources a.page-link").first.click()
+        cited = opened.value
+        cited.wait_for_function("document.images.length && document.images[0].complete", timeout=30_000)
+        assert "/12?" in cited.url
+        assert cited.evaluate("document.images[0].naturalWidth") > 1000  # the page, sharp
+        assert cited.evaluate("document.images[0].getBoundingClientRect().width") <= 375  # fitted to the phone
+        picture = cited.request.get(cited.url).body()
+        assert _marked_rows(picture) == _marked_rows(render_pdf_page(report_pdf, 12, QUOTE))
+        browser.close()
