@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 
+import httpx
+
 import pytest
 
 from .conftest import running_app
@@ -152,3 +154,8 @@ def test_a_login_guards_the_whole_app(tmp_path, built_index):
             Client(url, verbose=False).predict(question=QUESTION, api_name="/answer")
         client = Client(url, auth=("reader", "s3cret"), verbose=False)
         assert client.predict(question=QUESTION, api_name="/answer")["key"] == "突破4亿元"
+        document = client.predict(api_name="/list_documents")[0]["id"]
+        assert httpx.get(f"{url}page/{document}/12").status_code == 401  # the cited pages too
+        with httpx.Client() as browser:
+            assert browser.post(f"{url}login", data={"username": "reader", "password": "s3cret"}).status_code == 200
+            assert browser.get(f"{url}page/{document}/12").status_code == 200

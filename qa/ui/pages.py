@@ -198,6 +198,17 @@ def _text_page(info: DocumentInfo, path: Path, number: int, quote: str) -> str:
     )
 
 
+def _signed_in(request: Request) -> bool:
+    """Whether the request may see pages: always, unless the app has a login
+    (``QA_AUTH``); then only with the session cookie Gradio's login sets."""
+    app = request.app
+    if getattr(app, "auth", None) is None:
+        return True
+    cookie = getattr(app, "cookie_id", "")
+    token = request.cookies.get(f"access-token-{cookie}") or request.cookies.get(f"access-token-unsecure-{cookie}")
+    return token is not None and token in getattr(app, "tokens", {})
+
+
 def page_routes(engine: Engine) -> list[APIRoute]:
     """The route that shows a cited page of a document in the index."""
 
@@ -210,6 +221,8 @@ def page_routes(engine: Engine) -> list[APIRoute]:
         return _text_page(info, path, number, quote).encode("utf-8"), "text/html; charset=utf-8"
 
     async def page(request: Request, document: str, number: int):
+        if not _signed_in(request):
+            return HTMLResponse("<p>请先登录。</p>", status_code=401)
         quote = request.query_params.get("quote", "")[:MAX_QUOTE]
         try:
             documents = await run_in_threadpool(engine.documents)
