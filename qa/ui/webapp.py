@@ -348,7 +348,7 @@ def build_app(engine: Engine, feedback: FeedbackStore | None = None, policy: Cha
         not_found (never a figure the report does not state).
 
         Args:
-            question: the question, in Chinese or English (e.g. 今年建筑业税收目标是多少).
+            question: the question, in Chinese or English (e.g. 今年的主要预期目标是什么).
             history: the conversation so far, as messages [{"role": "user"|"assistant", "content": "..."}], for follow-ups such as 那去年呢.
             k: how many related passages to return besides the citations (1-10).
             documents: ids of the reports to ask (see list_documents); empty or null asks all.
