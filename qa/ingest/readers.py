@@ -126,7 +126,7 @@ def _strip_footers(lines: list[str]) -> tuple[str, ...]:
     return tuple(line for line in (raw.strip() for raw in lines) if line and not FOOTER.match(line))
 
 
-def _read_pdf(path: Path, name: str, report=reporter(None)) -> Source:
+def _read_pdf(path: Path, name: str, report) -> Source:
     """A PDF's text layer, page by page; a page without one (a scan) is read by OCR."""
     import pypdfium2
 
