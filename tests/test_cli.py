@@ -42,3 +42,21 @@ def test_a_bug_is_not_hidden(monkeypatch):
 
     monkeypatch.setattr(qa.devtools.eval, "main", refused)
     assert main(["eval", "x.jsonl"]) == 1
+
+
+def test_question_sets_name_the_report_each_item_is_about(tmp_path):
+    from qa.devtools.questionsets import question_sets
+
+    (tmp_path / "mixed.jsonl").write_text(
+        '{"id": "a", "question": "去年GDP是多少", "answers": ["1亿元"], "doc": "other"}\n'
+        '{"id": "b", "question": "今年GDP目标是多少", "answers": []}\n',
+        encoding="utf-8",
+    )
+    items = question_sets([tmp_path / "mixed.jsonl"], {"other": "id-other", "bundled": "id-bundled"}, "bundled")
+    # an item without 'doc' is about the default report, and says so (the per-report rows need it)
+    assert [(i["doc"], i["documents"], i["fold"]) for i in items] == [
+        ("other", ["id-other"], "mixed:0"),
+        ("bundled", ["id-bundled"], "mixed:0"),
+    ]
+    with pytest.raises(ValueError, match="not in the corpus"):
+        question_sets([tmp_path / "mixed.jsonl"], {"bundled": "id-bundled"}, "bundled")

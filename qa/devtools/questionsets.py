@@ -86,7 +86,7 @@ def question_sets(paths: list[str | Path], ids: dict[str, str], default: str | N
             doc = item.get("doc", default)
             if doc is not None and doc not in ids:
                 raise ValueError(f"{path}: {item['id']} is about {doc!r}, which is not in the corpus")
-            out.append({**item, "fold": f"{name}:{item['fold']}", "documents": [ids[doc]] if doc else None})
+            out.append({**item, "doc": doc, "fold": f"{name}:{item['fold']}", "documents": [ids[doc]] if doc else None})
     return out
 
 
