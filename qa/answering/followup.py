@@ -8,7 +8,8 @@ completed first, so a follow-up of a follow-up works):
   question's topic: the glossary term or quoted term it named, else its content words;
 - an elliptical question (那前年呢, 那税收呢, 明年呢，要建几个) keeps the
   previous question's intent and changes what it names: a new period replaces the old
-  one, a new glossary term the old one, and anything else is added to the old topic.
+  one, a new glossary term the old one, a sibling its counterpart (那农村的呢 after
+  城镇居民收入), and anything else is added to the old topic.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..text.vocabulary import (
     TIME_WORDS,
     asked_types,
     asks_plan,
+    siblings,
     strip_ask,
     strip_plan,
     strip_time,
@@ -100,9 +102,24 @@ def resolve_followup(
     quoted = _QUOTED.search(previous)
     if quoted and quoted.group(1) not in core:
         return previous.replace(quoted.group(1), core.strip('“”"「」『』'), 1)
+    swapped = _swap_sibling(previous, core)
+    if swapped:
+        return swapped  # 那农村的呢 after 城镇居民收入是多少
     if asked_types(core):
         return f"{_topic(previous, glossary_terms)} {core}"
     return f"{core} {previous}"  # 那税收呢 after 去年收入增长多少
+
+
+def _swap_sibling(previous: str, core: str) -> str | None:
+    """``previous`` with the sibling of a word of ``core`` put in its place (see
+    :func:`qa.text.vocabulary.siblings`), when ``core`` is no more than that word (的 and
+    the like aside) and ``previous`` names a sibling; else None."""
+    known = siblings()
+    word = max((w for w in known if w in core), key=len, default=None)
+    if word is None or len(re.sub(r"[的之\W_]", "", core.replace(word, ""))) > 0 or word in previous:
+        return None
+    there = max((w for w in known[word] if w in previous), key=len, default=None)
+    return previous.replace(there, word, 1) if there else None
 
 
 def _has_topic(text: str) -> bool:

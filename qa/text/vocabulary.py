@@ -43,6 +43,7 @@ __all__ = [
     "is_reason",
     "latin_words",
     "period_cues",
+    "siblings",
     "spoken_years",
     "strip_ask",
     "strip_plan",
@@ -71,6 +72,20 @@ def thesaurus() -> dict[str, tuple[str, ...]]:
             continue
         word, _, targets = line.partition("\t")
         out[word.strip().lower()] = tuple(t for t in targets.split("|") if t)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def siblings() -> dict[str, tuple[str, ...]]:
+    """Word → the other words of its group (``data/siblings.tsv``): figures a report
+    gives side by side, so that one stands in for another in a follow-up."""
+    out: dict[str, tuple[str, ...]] = {}
+    for line in (DATA_DIR / "siblings.tsv").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        group = [w.strip() for w in line.split("|") if w.strip()]
+        for word in group:
+            out[word] = tuple(w for w in group if w != word)
     return out
 
 
