@@ -140,6 +140,16 @@ def test_a_new_topic_keeps_the_intent():
     assert "财政收入" in resolved and "多少" in resolved
 
 
+def test_a_sibling_takes_the_place_of_its_counterpart():
+    history = [{"role": "user", "content": "去年城镇居民人均可支配收入是多少？"}]
+    assert resolve_followup("那农村的呢？", history, [], 2024) == "去年农村居民人均可支配收入是多少？"
+    # Only when the follow-up is no more than the sibling, and the previous question names one.
+    assert resolve_followup("那农村道路呢", history, [], 2024) != "去年农村居民人均可支配收入是多少？"
+    assert resolve_followup("那出口呢", [{"role": "user", "content": "去年进出口总额是多少"}], [], 2024).startswith(
+        "出口"
+    )
+
+
 def test_a_pronoun_stands_for_the_previous_topic():
     history = [{"role": "user", "content": "去年“厕所革命”完成了多少户？"}]
     assert resolve_followup("这个说法最早是谁提出的？", history, [], 2020) == "厕所革命最早是谁提出的？"
@@ -177,6 +187,8 @@ def _flags(engine, question: str, containing: str) -> dict:
         ("reason_missing", "去年为什么新招聘教师", "去年新招聘了多少教师", "新招聘教师109人"),
         ("date_missing", "去年新招聘教师是哪天", "去年新招聘了多少教师", "新招聘教师109人"),
         ("period_mismatch", "今年新招聘教师多少人", "去年新招聘了多少教师", "新招聘教师109人"),
+        ("year_elsewhere", "2018年新招聘了多少教师", "2019年新招聘了多少教师", "新招聘教师109人"),
+        ("sibling_instead", "去年新增农村就业多少人", "去年新增城镇就业多少人", "11946"),
     ],
 )
 def test_decline_flag(engine, flag, fires, quiet, sentence):

@@ -5,8 +5,9 @@ well it matches the question (dense similarity to the question, stored sentence
 embeddings making that a dot product; rarity-weighted word coverage; the passage's
 rank) and whether it gives the kind of thing asked for (a figure of the asked kind
 and unit next to the asked words, a date, a definition, a reason, a per-person rate,
-the period and year asked). A fitted model (:mod:`qa.answering.model`) turns them into the
-probability that the sentence answers the question.
+the period and year asked, not its counterpart: 城镇 for 农村). A fitted model
+(:mod:`qa.answering.model`) turns them into the probability that the sentence answers
+the question.
 
 Only search hits and the index's stored data are used: no ranking internals.
 """
@@ -28,8 +29,10 @@ from ..text.vocabulary import (
     PREFERRED_PERIODS,
     figure_kind,
     is_reason,
+    siblings,
     thesaurus,
     unit_fits,
+    years_named,
 )
 from .question import Question, before_figure
 
@@ -65,6 +68,7 @@ FEATURES = (
     "unit_missing",
     "near_figure",
     "counted_missing",
+    "sibling_instead",
     "date_fit",
     "date_missing",
     "definition_entry",
@@ -74,6 +78,7 @@ FEATURES = (
     "list_fit",
     "name_fit",
     "year_uncovered",
+    "year_elsewhere",
     "period_match",
     "period_mismatch",
     "place_absent",
@@ -92,10 +97,12 @@ FLAG_REASONS = {
     "kind_mismatch": "the sentence gives a figure of another kind than asked ({kinds})",
     "unit_missing": "no figure in the asked unit ({unit})",
     "counted_missing": "the sentence does not name what is counted ({counted})",
+    "sibling_instead": "the sentence speaks of the counterpart of what is asked ({siblings})",
     "date_missing": "a date is asked for and the sentence gives none",
     "per_unit_missing": "a per-person or per-unit rate is asked for and the sentence gives none",
     "reason_missing": "a reason is asked for and the sentence gives none",
     "year_uncovered": "the question asks about a year the report does not cover ({years})",
+    "year_elsewhere": "the sentence speaks of another year than asked ({asked_years})",
     "period_mismatch": "the sentence speaks of another period than asked",
     "place_absent": "the question names a place the report is not about ({places})",
 }
@@ -162,6 +169,27 @@ def _near_figure(question: Question, text: str, figures: list[re.Match]) -> floa
     return best / total
 
 
+def _asked_years(question: Question, retriever: Retriever) -> set[int]:
+    """The years a question asks about: 今年 and 去年 name one year among the reports of
+    one place; across places only a calendar year (2023年) says which."""
+    return set(question.years) if retriever.place_count <= 1 else years_named(question.normalized.lower(), None)
+
+
+def _counterparts(question: Question, text: str) -> list[str]:
+    """The words of the question (农村) that ``text`` lacks, nor any shorter sibling word
+    within them, while naming a sibling of them that the question does not (城镇; see
+    :func:`qa.text.vocabulary.siblings`): the sentence gives the other one's figure."""
+    known = siblings()
+    asked = [w for w in known if w in question.normalized]
+    out = []
+    for word in asked:
+        parts = [w for w in asked if w in word]  # 城镇居民 is named by 城镇 too
+        others = {o for w in parts for o in known[w]} - set(asked)
+        if not any(w in text for w in parts) and any(o in text for o in others):
+            out.append(word)
+    return [w for w in out if not any(w != o and w in o for o in out)]
+
+
 def candidates(question: Question, passages: list[Passage], retriever: Retriever) -> list[Candidate]:
     """The sentences of the top passages with their feature vectors."""
     passages = passages[:CANDIDATE_PASSAGES]
@@ -177,6 +205,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
     asks_date = "date" in question.types
     english = question.language == "en"
     covered_years = retriever.covered_years
+    asked_years = _asked_years(question, retriever)
     out: list[Candidate] = []
     for rank, passage in enumerate(passages):
         context = f"{passage.section} {passage.text}"
@@ -192,6 +221,8 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
             question.period if year == retriever.year else retriever.question_period(question.normalized.lower(), year)
         )
         preferred = PREFERRED_PERIODS.get(period or "", set())
+        # The year a part of the report speaks of: its review the year before it, its plan its own.
+        own_year = None if year is None or passage.period is None else year - (passage.period == "review")
         for sentence, vector in retriever.sentences(passage):
             text = sentence.text
             sim = float(vector @ query)
@@ -216,6 +247,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 ),
                 "near_figure": _near_figure(question, text, asked_figures or figures) if asks_figure else 0.0,
                 "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
+                "sibling_instead": float(bool(_counterparts(question, text))),
                 "date_fit": float(asks_date and bool(DATE.search(text))),
                 "date_missing": float(asks_date and not DATE.search(text)),
                 "definition_entry": float(
@@ -229,6 +261,12 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 "list_fit": float("list" in question.types and "、" in text),
                 "name_fit": float("name" in question.types and bool(OFFICE.search(text))),
                 "year_uncovered": float(bool(uncovered)),
+                "year_elsewhere": float(
+                    own_year is not None
+                    and bool(asked_years)
+                    and own_year not in asked_years
+                    and not any(str(y) in f"{passage.section} {text}" for y in asked_years)
+                ),
                 "period_match": float(bool(preferred) and passage.period in preferred),
                 "period_mismatch": float(
                     bool(preferred) and passage.period is not None and passage.period not in preferred
@@ -274,7 +312,9 @@ def reasons(question: Question, candidate: Candidate, retriever: Retriever) -> l
         "unit": question.unit or "",
         "counted": question.counted or "",
         "years": "、".join(str(y) for y in sorted(question.years - retriever.covered_years)),
+        "asked_years": "、".join(str(y) for y in sorted(_asked_years(question, retriever))),
         "places": "、".join(question.places_absent),
+        "siblings": "、".join(_counterparts(question, candidate.sentence.text)),
     }
     out = []
     for name, template in FLAG_REASONS.items():

@@ -183,6 +183,8 @@ class Retriever:
         years = [d.year for d in searched if d.year is not None]
         self._year = max(years) if years else None
         self._years = set(years)
+        #: How many places the searched documents are about (今年 is one year only within one).
+        self.place_count = len({d.place or d.id for d in searched})
         #: The years the searched documents speak of.
         self.covered_years = {y for d in searched for y in (d.years or (d.year, d.year - 1) if d.year else ())}
 
