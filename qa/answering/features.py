@@ -176,16 +176,17 @@ def _asked_years(question: Question, retriever: Retriever) -> set[int]:
 
 
 def _counterparts(question: Question, text: str) -> list[str]:
-    """The words of the question (农村) that ``text`` lacks, nor any shorter sibling word
-    within them, while naming a sibling of them that the question does not (城镇; see
-    :func:`qa.text.vocabulary.siblings`): the sentence gives the other one's figure."""
+    """The words of the question (农村) that ``text`` does not name (see :func:`_names`:
+    nor a shorter sibling word within them) while naming a sibling of them that the
+    question does not (城镇; see :func:`qa.text.vocabulary.siblings`): the sentence gives
+    the other one's figure. 政协委员提案 names 政协提案, and 公立…民办 names 公办."""
     known = siblings()
     asked = [w for w in known if w in question.normalized]
     out = []
     for word in asked:
         parts = [w for w in asked if w in word]  # 城镇居民 is named by 城镇 too
         others = {o for w in parts for o in known[w]} - set(asked)
-        if not any(w in text for w in parts) and any(o in text for o in others):
+        if not any(_names(w, text) for w in parts) and any(o in text for o in others):
             out.append(word)
     return [w for w in out if not any(w != o and w in o for o in out)]
 
