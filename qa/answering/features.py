@@ -317,6 +317,8 @@ def reasons(question: Question, candidate: Candidate, retriever: Retriever) -> l
         "places": "、".join(question.places_absent),
         "siblings": "、".join(_counterparts(question, candidate.sentence.text)),
     }
+    if values["year_uncovered"]:
+        values["year_elsewhere"] = 0.0  # a year the report does not cover says it already
     out = []
     for name, template in FLAG_REASONS.items():
         if values[name] > (0.3 if name == "absent_share" else 0.0):
