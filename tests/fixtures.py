@@ -4,6 +4,7 @@ pages and as a Word file, and a small second report of another year."""
 from __future__ import annotations
 
 import html
+import json
 import os
 import shutil
 from pathlib import Path
@@ -40,6 +41,15 @@ SECOND_REPORT = """\
 
 def chromium_path() -> str | None:
     return os.environ.get("QA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def ask_in_page(page, question: str, expect: str, where: str = "#chat") -> None:
+    """Type ``question`` into the app's box in a browser page, send it, and wait until the
+    element ``where`` shows ``expect``."""
+    page.fill("#question textarea", question)
+    page.keyboard.press("Enter")
+    shown = f"(document.querySelector({json.dumps(where)})?.innerText || '').includes({json.dumps(expect)})"
+    page.wait_for_function(shown, timeout=30_000)
 
 
 def report_pdf(target: Path) -> Path:

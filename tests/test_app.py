@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import DEV, running_app
+from .fixtures import ask_in_page
 
 #: Screenshots of the browser tests, to look at: QA_TEST_ARTIFACTS, else a folder in the
 #: system's temporary directory (never the checkout).
@@ -210,17 +211,13 @@ def test_in_a_real_browser(app_url, app_data):
             )
             page.wait_for_function(_IMAGES_SETTLED)
             assert len(dialogs) == before, payload
-        page.fill("#question textarea", "去年城镇新增就业多少人")
-        page.keyboard.press("Enter")
-        page.wait_for_function("document.querySelector('#chat').innerText.includes('11946人')", timeout=30_000)
+        ask_in_page(page, "去年城镇新增就业多少人", "11946人")
         page.screenshot(path=str(ARTIFACTS / "chat-payloads.png"), full_page=True)
 
         phone = browser.new_page(viewport={"width": 375, "height": 800})
         phone.goto(app_url)
         phone.wait_for_selector("#question textarea")
-        phone.fill("#question textarea", "什么是“六稳”？")
-        phone.keyboard.press("Enter")
-        phone.wait_for_function("document.querySelector('#chat').innerText.includes('稳就业')", timeout=30_000)
+        ask_in_page(phone, "什么是“六稳”？", "稳就业")
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 380, f"page is {width}px wide at phone width"
         phone.screenshot(path=str(ARTIFACTS / "chat-phone.png"), full_page=True)
@@ -298,11 +295,7 @@ def test_adding_a_report_and_asking_it_in_the_browser(corpus_app, second_report,
         page.locator("#document-filter input").click()
         page.locator("[data-testid=dropdown-option]", has_text="文峰区2021年政府工作报告").click()
         page.keyboard.press("Escape")
-        page.fill("#question textarea", "今年建筑业税收目标是多少")
-        page.keyboard.press("Enter")
-        page.wait_for_function(
-            "(document.querySelector('#sources')?.innerText || '').includes('文峰区2021年政府工作报告')", timeout=30_000
-        )
+        ask_in_page(page, "今年建筑业税收目标是多少", "文峰区2021年政府工作报告", where="#sources")
         assert "突破5亿元" in page.inner_text("#chat")
         assert "突破4亿元" not in page.inner_text("#chat")  # the bundled report was not asked
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,7 @@ def test_a_pdf_reports_cited_page_opens_as_a_marked_picture_in_the_browser(repor
     from qa.corpus.builder import build_index
 
     from .conftest import running_app
-    from .fixtures import chromium_path
+    from .fixtures import ask_in_page, chromium_path
 
     index = tmp_path / "index"
     build_index(settings.with_(index_dir=index), engine.embedder, progress=False, sources=[report_pdf])
@@ -55,9 +55,7 @@ def test_a_pdf_reports_cited_page_opens_as_a_marked_picture_in_the_browser(repor
         phone = browser.new_page(viewport={"width": 375, "height": 800})
         phone.goto(url)
         phone.wait_for_selector("#question textarea")
-        phone.fill("#question textarea", "今年建筑业税收目标是多少")
-        phone.keyboard.press("Enter")
-        phone.wait_for_function("document.querySelector('#sources').innerText.includes('第12页')", timeout=30_000)
+        ask_in_page(phone, "今年建筑业税收目标是多少", "第12页", where="#sources")
         with phone.context.expect_page() as opened:
             phone.locator("#sources a.page-link").first.click()
         cited = opened.value
