@@ -215,6 +215,17 @@ def test_a_sentence_no_other_comes_near_is_judged_surer_than_one_among_rivals(en
     assert engine.fitted.answer.confidence(np.zeros((0, len(engine.fitted.answer.features)))) == 0.0
 
 
+def test_the_ranker_chooses_one_answer_among_the_candidates_or_none():
+    from qa.answering.model import Choice
+
+    choice = Choice(mean=(0.0,), scale=(1.0,), coef=(1.0,), null=2.0)
+    alone, rivals = choice(np.array([[4.0], [0.0]])), choice(np.array([[4.0], [4.0]]))
+    assert 0 < alone.sum() < 1 and 0 < rivals.sum() < 1  # what is left is "none of them"
+    assert rivals[0] < alone[0] and rivals[0] == rivals[1]  # a rival as good shares the choice
+    assert choice(np.array([[0.0], [-1.0]])).max() < 0.2  # nothing stands above "none"
+    assert np.isfinite(choice(np.array([[900.0], [-900.0]]))).all()
+
+
 def test_fitted_weights_save_and_load_alike(engine, tmp_path):
     from qa.answering.model import Fitted, load_fitted
 

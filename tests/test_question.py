@@ -7,7 +7,17 @@ from qa.answering.answer import Answerer
 from qa.answering.features import FEATURES, candidates, reasons
 from qa.answering.followup import leans_on_history, resolve_followup
 from qa.answering.question import analyze, language_of
-from qa.text.vocabulary import asked_types, asked_unit, expansions, figure_kind, period_cues, unit_fits, years_named
+from qa.text.vocabulary import (
+    MULTI_YEAR,
+    asked_types,
+    asked_unit,
+    asks_span,
+    expansions,
+    figure_kind,
+    period_cues,
+    unit_fits,
+    years_named,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -75,6 +85,14 @@ def test_years_resolve_against_the_reports_own_year():
     assert period_cues("今年GDP增长目标", 2020) == "plan"
     assert period_cues("2020年GDP", 2020) == "this_year"
     assert period_cues("2020年GDP", 2021) == "review"  # the same words in the next year's report
+
+
+def test_totals_over_several_years_are_told_from_one_years_figure():
+    assert asks_span("这五年一共新招了多少老师") and asks_span("十三五期间累计投资多少")
+    assert not asks_span("去年新招了多少老师")
+    assert MULTI_YEAR.search("五年共实施重点工业项目141个") and MULTI_YEAR.search("“十三五”期间年均增长8%")
+    assert not MULTI_YEAR.search("全年累计引进亿元以上投资项目43个")  # one year's running total
+    assert not MULTI_YEAR.search("规模以上工业总产值完成188亿元")
 
 
 def test_thesaurus_expands_everyday_and_english_words_as_whole_words():
@@ -172,6 +190,21 @@ def _flags(engine, question: str, containing: str) -> dict:
     values = dict(zip(FEATURES, found[0].features))
     values["_reasons"] = reasons(q, found[0], engine.retriever)
     return values
+
+
+def test_a_single_years_question_is_told_a_sentence_speaks_of_several_years(engine):
+    sentence = "为群众兑付资金"  # 累计为群众兑付资金6054万元
+    assert _flags(engine, "去年为群众兑付资金多少", sentence)["span_mismatch"] == 1
+    assert _flags(engine, "累计为群众兑付资金多少", sentence)["span_mismatch"] == 0  # a total is asked
+
+
+def test_clause_coverage_needs_the_asked_words_beside_a_figure_of_the_asked_kind(engine):
+    sentence = "亿元以上投资项目"  # 全年累计引进亿元以上投资项目43个，总投资69亿元
+    count = _flags(engine, "去年引进了多少个亿元以上投资项目", sentence)
+    assert count["clause_coverage"] > 0.5 and count["clause_coverage"] <= count["coverage"]
+    # a share is asked: no clause holds a percentage, however well the sentence matches
+    share = _flags(engine, "去年引进亿元以上投资项目占全部项目的百分之多少", sentence)
+    assert share["coverage"] > 0.3 and share["clause_coverage"] == 0
 
 
 @pytest.mark.parametrize(

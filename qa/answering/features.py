@@ -4,8 +4,9 @@ Every sentence of the top retrieved passages is a candidate. Its features say ho
 well it matches the question (dense similarity to the question, stored sentence
 embeddings making that a dot product; rarity-weighted word coverage; the passage's
 rank) and whether it gives the kind of thing asked for (a figure of the asked kind
-and unit next to the asked words, a date, a definition, a reason, a per-person rate,
-the period and year asked, not its counterpart: 城镇 for 农村). A fitted model
+and unit next to the asked words and in their clause, a date, a definition, a reason,
+a per-person rate, the period and year asked — one year's figure, not a total over
+several — not its counterpart: 城镇 for 农村). A fitted model
 (:mod:`qa.answering.model`) turns them into the probability that the sentence answers
 the question.
 
@@ -22,8 +23,10 @@ import numpy as np
 from ..records import Sentence
 from ..retrieval.retriever import Passage, Retriever
 from ..text.vocabulary import (
+    CLAUSE,
     DATE,
     FIGURE,
+    MULTI_YEAR,
     OFFICE,
     PER_UNIT,
     PREFERRED_PERIODS,
@@ -67,6 +70,7 @@ FEATURES = (
     "kind_mismatch",
     "unit_missing",
     "near_figure",
+    "clause_coverage",
     "counted_missing",
     "sibling_instead",
     "date_fit",
@@ -79,6 +83,7 @@ FEATURES = (
     "name_fit",
     "year_uncovered",
     "year_elsewhere",
+    "span_mismatch",
     "period_match",
     "period_mismatch",
     "place_absent",
@@ -169,6 +174,17 @@ def _near_figure(question: Question, text: str, figures: list[re.Match]) -> floa
     return best / total
 
 
+def _clause_coverage(question: Question, text: str, kinds: set[str]) -> float:
+    """The best :func:`coverage` of the question by one clause of ``text`` that holds a
+    figure (of an asked kind, when one is asked): the figure and the asked words stand
+    together (``完成规模以上工业总产值745亿元``), not in different clauses of a long list."""
+    best = 0.0
+    for clause in CLAUSE.findall(text):
+        if any(not kinds or figure_kind(m.group(0)) in kinds for m in FIGURE.finditer(clause)):
+            best = max(best, coverage(question, clause))
+    return best
+
+
 def _asked_years(question: Question, retriever: Retriever) -> set[int]:
     """The years a question asks about: 今年 and 去年 name one year among the reports of
     one place; across places only a calendar year (2023年) says which."""
@@ -207,6 +223,8 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
     english = question.language == "en"
     covered_years = retriever.covered_years
     asked_years = _asked_years(question, retriever)
+    # A question about one year or part of the report, not a total over several years.
+    one_period = bool(question.years or question.period)
     out: list[Candidate] = []
     for rank, passage in enumerate(passages):
         context = f"{passage.section} {passage.text}"
@@ -247,6 +265,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                     bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in figures)
                 ),
                 "near_figure": _near_figure(question, text, asked_figures or figures) if asks_figure else 0.0,
+                "clause_coverage": _clause_coverage(question, text, asked_kinds) if asks_figure else 0.0,
                 "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
                 "sibling_instead": float(bool(_counterparts(question, text))),
                 "date_fit": float(asks_date and bool(DATE.search(text))),
@@ -267,6 +286,9 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                     and bool(asked_years)
                     and own_year not in asked_years
                     and not any(str(y) in f"{passage.section} {text}" for y in asked_years)
+                ),
+                "span_mismatch": float(
+                    one_period and not question.span and bool(MULTI_YEAR.search(text))
                 ),
                 "period_match": float(bool(preferred) and passage.period in preferred),
                 "period_mismatch": float(

@@ -4,8 +4,9 @@
   priors (glossary term named, period asked, question about the document), chosen by
   a grid search on the development questions;
 - :class:`AnswerModel`: how sure we are that a candidate sentence answers — a
-  logistic regression over :data:`qa.answering.features.FEATURES` ranks the candidates; a second,
-  small one turns how the best candidate stands against the others (:func:`standing`)
+  conditional logit over :data:`qa.answering.features.FEATURES` (:class:`Choice`) ranks a
+  question's candidates against each other and against "none of them"; a small
+  logistic regression turns how the best candidate stands against the others (:func:`standing`)
   into the chance that it answers the question; two thresholds on that chance grade a
   reply (confident / closest sentence offered tentatively / nothing close), chosen on
   out-of-fold chances.
@@ -25,10 +26,10 @@ import numpy as np
 from ..config import DATA_DIR
 from ..retrieval.fusion import Fusion
 
-__all__ = ["DEFAULT_MODEL_PATH", "STANDING", "AnswerModel", "Fitted", "Fusion", "Logistic", "load_fitted", "standing"]
+__all__ = ["DEFAULT_MODEL_PATH", "STANDING", "AnswerModel", "Fitted", "Choice", "Fusion", "Logistic", "load_fitted", "standing"]
 
 DEFAULT_MODEL_PATH = DATA_DIR / "fitted.json"
-MODEL_FORMAT = 3
+MODEL_FORMAT = 4
 
 #: How the best candidate stands: its log-odds, its lead over the second best in
 #: log-odds, its share of all the candidates' probability, and whether it lacks something
@@ -64,12 +65,34 @@ class Logistic:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One answer chosen among a question's candidates, or none of them:
+    ``p_i = e^{s_i} / (e^{null} + Σ_j e^{s_j})`` with ``s = ((x − mean) / scale) · coef``.
+
+    Fitted the way an answer is picked — the candidates of one question compete, and
+    the question may have no answer — rather than each sentence judged alone against
+    every other question's sentences: a sentence's chance falls when a rival fits as
+    well, and stays low when none stands clearly above "nothing"."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    null: float
+
+    def __call__(self, matrix: np.ndarray) -> np.ndarray:
+        s = ((matrix - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)
+        top = float(s.max(initial=self.null))
+        e = np.exp(s - top)
+        return e / (e.sum() + np.exp(self.null - top))
+
+
+@dataclass(frozen=True)
 class AnswerModel:
     """Scores candidate sentences (``ranker``) and says how likely the best one answers
     (``judge``, over :func:`standing`)."""
 
     features: tuple[str, ...]
-    ranker: Logistic
+    ranker: Choice
     judge: Logistic
     #: Features that, set on a sentence, say it lacks something the question asks for.
     flags: tuple[str, ...]
@@ -80,7 +103,8 @@ class AnswerModel:
     info: dict = field(default_factory=dict)
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
-        """Probability that each row's sentence answers the question (ranks them)."""
+        """Probability that each row's sentence is the answer to the question, the rows
+        being all its candidates (ranks them)."""
         if matrix.shape[1] != len(self.features):
             raise ValueError(f"expected {len(self.features)} features, got {matrix.shape[1]}")
         return self.ranker(matrix)
@@ -115,11 +139,11 @@ class Fitted:
         answer = dict(data["answer"])
         answer["features"] = tuple(answer["features"])
         answer["flags"] = tuple(answer["flags"])
-        for part in ("ranker", "judge"):
+        for part, kind in (("ranker", Choice), ("judge", Logistic)):
             fields = dict(answer[part])
             for key in ("mean", "scale", "coef"):
                 fields[key] = tuple(fields[key])
-            answer[part] = Logistic(**fields)
+            answer[part] = kind(**fields)
         return cls(Fusion(**data["fusion"]), AnswerModel(**answer))
 
 

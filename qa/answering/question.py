@@ -22,6 +22,7 @@ from ..text.vocabulary import (
     asked_types,
     asked_unit,
     asks_plan,
+    asks_span,
     expansions,
     is_place,
     years_named,
@@ -61,6 +62,7 @@ class Question:
     period: str | None  # review / plan / this_year / None
     plan: bool  # asks for a target or plan
     per_unit: bool  # asks for a rate per person, household, month…
+    span: bool  # asks for a figure over several years (这五年一共…)
     glossary: tuple[str, ...]  # ids of the glossary entries whose term it names
     places: tuple[str, ...]  # places it names
     places_absent: tuple[str, ...]  # named places the report never mentions, or is not about
@@ -125,6 +127,7 @@ def analyze(text: str, retriever) -> Question:
         period=retriever.question_period(low),
         plan=asks_plan(low),
         per_unit=bool(PER_UNIT.search(low)),
+        span=asks_span(low),
         glossary=tuple(retriever.passage_ids(retriever.glossary_hits(normalized))),
         places=places,
         places_absent=tuple(

@@ -7,8 +7,10 @@ cross-validated figure. Then the answer model, on retrieval with those weights.
 
 Every candidate sentence of every question is a row (:mod:`qa.answering.features`); its label
 says whether the sentence holds a gold answer (never, for a question the report does
-not answer). A logistic regression (the ranker) is fitted on those rows, its
-regularisation chosen by inner cross-validation over the questions' folds. A second
+not answer). The ranker (:class:`qa.answering.model.Choice`) is a conditional logit over
+each question's candidates and a "none of them" option, fitted by maximum likelihood of
+the right candidates (or of none, for a question the report does not answer) with an
+L2 penalty chosen by inner cross-validation over the questions' folds. A second
 one (the judge) is fitted on one row per question: how the best candidate stands
 against the others (:func:`qa.answering.model.standing`, from out-of-fold ranker scores), labelled
 by whether that best candidate holds a gold answer. The two reply thresholds are
@@ -40,7 +42,7 @@ import numpy as np
 
 from .. import console
 from ..answering.features import DECLINE_FLAGS, FEATURES, Candidate
-from ..answering.model import DEFAULT_MODEL_PATH, STANDING, AnswerModel, Fitted, Fusion, Logistic, standing
+from ..answering.model import DEFAULT_MODEL_PATH, STANDING, AnswerModel, Choice, Fitted, Fusion, Logistic, standing
 from ..answering.question import Question, analyze
 from ..text.vocabulary import strip_time
 from .questionsets import history_of, holds
@@ -176,20 +178,44 @@ def contrasts(examples: list[Example], answerer) -> list[Example]:
 Params = tuple[float, float]
 
 
-def _fit_ranker(examples: list[Example], params: Params) -> Logistic:
-    """The candidate ranker: a logistic regression over every candidate of ``examples``."""
-    from sklearn.linear_model import LogisticRegression
+def _fit_ranker(examples: list[Example], params: Params) -> Choice:
+    """The candidate ranker: a conditional logit over each question's candidates and
+    "none of them" (:class:`Choice`), its likelihood maximised with L-BFGS; ``C`` is the
+    inverse of the L2 penalty on the weights, as in scikit-learn."""
+    from scipy.optimize import minimize
 
     c, contrast_weight = params
     used = [e for e in examples if e.candidates]
     x = np.vstack([e.matrix for e in used])
-    y = np.concatenate([e.labels for e in used])
-    w = np.concatenate([np.full(len(e.candidates), contrast_weight if e.contrast else 1.0) for e in used])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    lr = LogisticRegression(C=c, max_iter=5000)
-    lr.fit((x - mean) / scale, y, sample_weight=w)
-    return Logistic(tuple(mean.tolist()), tuple(scale.tolist()), tuple(lr.coef_[0].tolist()), float(lr.intercept_[0]))
+    x = (x - mean) / scale
+    y = np.concatenate([e.labels for e in used]).astype(float)
+    sizes = np.array([len(e.candidates) for e in used])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    group = np.repeat(np.arange(len(used)), sizes)
+    weight = np.array([contrast_weight if e.contrast else 1.0 for e in used])
+    answered = np.add.reduceat(y, starts) > 0
+    penalty = 1.0 / c
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, null = theta[:-1], theta[-1]
+        s = x @ w
+        top = np.maximum(np.maximum.reduceat(s, starts), null)
+        es, en = np.exp(s - top[group]), np.exp(null - top)
+        total = np.add.reduceat(es, starts) + en
+        right = np.add.reduceat(es * y, starts)
+        # log-likelihood of the right candidates, or of "none" for a question without any
+        chosen = np.where(answered, np.log(np.where(answered, right, 1.0)), null - top)
+        value = -(weight * (chosen - np.log(total))).sum() + 0.5 * penalty * w @ w
+        p = es / total[group]
+        q = np.where(answered[group], es * y / np.where(answered, right, 1.0)[group], 0.0)
+        grad_w = (weight[group] * (p - q)) @ x + penalty * w
+        grad_null = (weight * (en / total - ~answered)).sum()
+        return value, np.append(grad_w, grad_null)
+
+    fit = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    return Choice(tuple(mean.tolist()), tuple(scale.tolist()), tuple(fit.x[:-1].tolist()), float(fit.x[-1]))
 
 
 def _fit_judge(examples: list[Example], params: Params) -> Logistic:
@@ -262,15 +288,17 @@ def _out_of_fold(examples: list[Example], params: Params) -> list[tuple[Example,
 
 
 def _log_loss(examples: list[Example], params: Params) -> float:
-    """Out-of-fold log-loss of the ranker on the written questions' candidates (contrasts only train)."""
+    """Out-of-fold log-loss of the ranker's choice on the written questions (contrasts
+    only train): minus the log-chance of their right candidates, or of none."""
     total = n = 0.0
     for fold in _folds(examples):
         ranker = _fit_ranker([e for e in examples if e.fold != fold], params)
         for e in examples:
             if e.fold == fold and e.candidates and not e.contrast:
-                p = np.clip(ranker(e.matrix), 1e-6, 1 - 1e-6)
-                total -= float(np.sum(np.where(e.labels, np.log(p), np.log(1 - p))))
-                n += len(p)
+                p = ranker(e.matrix)
+                chance = p[e.labels].sum() if e.labels.any() else 1.0 - p.sum()
+                total -= float(np.log(max(chance, 1e-6)))
+                n += 1
     return total / max(n, 1)
 
 
@@ -420,7 +448,7 @@ def untrained_answerer(retriever):
     from ..answering.answer import Answerer
 
     n, m = len(FEATURES), len(STANDING)
-    blank = Logistic((0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0)
+    blank = Choice((0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0)
     judge = Logistic((0.0,) * m, (1.0,) * m, (0.0,) * m, 0.0)
     return Answerer(retriever, AnswerModel(FEATURES, blank, judge, DECLINE_FLAGS, 1.0, 0.0))
 

@@ -447,6 +447,23 @@ def asks_comparison(question: str) -> bool:
     return bool(COMPARISON.search(question))
 
 
+#: A sentence speaking of several years together (五年共…, 累计, "十三五"期间, 年均): its
+#: figure is no one year's.
+MULTI_YEAR = re.compile(r"五年|(?<!全年)累计|十[一二三四五]五(?:期间|时期|以来)?|年均|历年|以来")
+#: A question asking for a total over several years (这几年一共…), not one year's figure.
+_ASKS_SPAN = re.compile(r"五年|累计|十[一二三四五]五|年均|历年|以来|这几年|这些年|多年|一共|总共")
+
+
+def asks_span(question: str) -> bool:
+    """Whether a question asks for a figure over several years (这五年一共…)."""
+    return bool(_ASKS_SPAN.search(question))
+
+
+#: Where a sentence breaks into clauses (each a figure and what it is of, as reports
+#: list them: 新增就业5650人，登记失业率3.9%；…).
+CLAUSE = re.compile(r"[^，；。：,;:！？!?]+")
+
+
 def asks_plan(question: str) -> bool:
     """Whether a question asks for a target or plan rather than a result."""
     return bool(_PLAN.search(question))
