@@ -14,6 +14,7 @@ from qa.text.vocabulary import (
     asks_span,
     expansions,
     figure_kind,
+    figures,
     period_cues,
     unit_fits,
     years_named,
@@ -85,6 +86,15 @@ def test_years_resolve_against_the_reports_own_year():
     assert period_cues("今年GDP增长目标", 2020) == "plan"
     assert period_cues("2020年GDP", 2020) == "this_year"
     assert period_cues("2020年GDP", 2021) == "review"  # the same words in the next year's report
+
+
+def test_a_year_or_month_is_no_amount():
+    def amounts(text):
+        return [m.group(0) for m in figures(text)]
+
+    assert amounts("2023年全市生产总值增长6%，计划2026年建成") == ["增长6%"]
+    assert amounts("工业总产值在4月份开始回升，一期总投资335亿元") == ["335亿元"]
+    assert amounts("土地承包到期后再延长30年") == ["30年"]  # a span of years is an amount
 
 
 def test_totals_over_several_years_are_told_from_one_years_figure():

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..retrieval.retriever import Passage, Retriever, clean_text_input, validate_question
-from ..text.vocabulary import DATE, FIGURE, asks_comparison, figure_kind, unit_fits
+from ..text.vocabulary import DATE, asks_comparison, figure_kind, figures, unit_fits
 from .features import Candidate, candidates, reasons
 from .followup import resolve_followup
 from .model import AnswerModel
@@ -321,12 +321,11 @@ def key_figure(q: Question, sentence: str) -> str:
     """The figure (or date) in ``sentence`` that the question asks for, if any: the one
     with the asked words just before it, in the asked unit and of the asked kind."""
     if "date" in q.types:
-        pattern = DATE
+        matches = list(DATE.finditer(sentence))
     elif q.asks_figure:
-        pattern = FIGURE
+        matches = figures(sentence)
     else:
         return ""
-    matches = list(pattern.finditer(sentence))
     if not matches:
         return ""
 

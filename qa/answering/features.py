@@ -25,12 +25,12 @@ from ..retrieval.retriever import Passage, Retriever
 from ..text.vocabulary import (
     CLAUSE,
     DATE,
-    FIGURE,
     MULTI_YEAR,
     OFFICE,
     PER_UNIT,
     PREFERRED_PERIODS,
     figure_kind,
+    figures,
     is_reason,
     siblings,
     thesaurus,
@@ -159,14 +159,14 @@ def _bigram_share(question: Question, text: str) -> float:
     return sum(g in text for g in grams) / len(grams) if grams else 0.0
 
 
-def _near_figure(question: Question, text: str, figures: list[re.Match]) -> float:
+def _near_figure(question: Question, text: str, found: list[re.Match]) -> float:
     """Weighted share of the question's words (or their thesaurus wordings) standing
     just before one of the figures: the figure is of the asked thing."""
     total = sum(question.weights)
-    if not figures or not total:
+    if not found or not total:
         return 0.0
     best = 0.0
-    for m in figures:
+    for m in found:
         before = before_figure(text, m)
         best = max(
             best, sum(w for t, w in zip(question.tokens, question.weights) if len(t) > 1 and _names(t, before, 1.0))
@@ -180,7 +180,7 @@ def _clause_coverage(question: Question, text: str, kinds: set[str]) -> float:
     together (``完成规模以上工业总产值745亿元``), not in different clauses of a long list."""
     best = 0.0
     for clause in CLAUSE.findall(text):
-        if any(not kinds or figure_kind(m.group(0)) in kinds for m in FIGURE.finditer(clause)):
+        if any(not kinds or figure_kind(m.group(0)) in kinds for m in figures(clause)):
             best = max(best, coverage(question, clause))
     return best
 
@@ -245,9 +245,9 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
         for sentence, vector in retriever.sentences(passage):
             text = sentence.text
             sim = float(vector @ query)
-            figures = list(FIGURE.finditer(text))
-            kinds = {figure_kind(m.group(0)) for m in figures}
-            asked_figures = [m for m in figures if figure_kind(m.group(0)) in asked_kinds]
+            found = figures(text)
+            kinds = {figure_kind(m.group(0)) for m in found}
+            asked_figures = [m for m in found if figure_kind(m.group(0)) in asked_kinds]
             values = {
                 "dense": sim,
                 "dense_z": (sim - mean) / std,
@@ -258,13 +258,13 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 "context_coverage": context_cov,
                 "bigram": _bigram_share(question, text),
                 "absent_share": question.absent_share,
-                "figure_fit": float(asks_figure and bool(figures) and (not asked_kinds or bool(kinds & asked_kinds))),
-                "figure_missing": float(asks_figure and not figures),
-                "kind_mismatch": float(asks_figure and bool(asked_kinds) and bool(figures) and not kinds & asked_kinds),
+                "figure_fit": float(asks_figure and bool(found) and (not asked_kinds or bool(kinds & asked_kinds))),
+                "figure_missing": float(asks_figure and not found),
+                "kind_mismatch": float(asks_figure and bool(asked_kinds) and bool(found) and not kinds & asked_kinds),
                 "unit_missing": float(
-                    bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in figures)
+                    bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in found)
                 ),
-                "near_figure": _near_figure(question, text, asked_figures or figures) if asks_figure else 0.0,
+                "near_figure": _near_figure(question, text, asked_figures or found) if asks_figure else 0.0,
                 "clause_coverage": _clause_coverage(question, text, asked_kinds) if asks_figure else 0.0,
                 "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
                 "sibling_instead": float(bool(_counterparts(question, text))),
@@ -287,9 +287,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                     and own_year not in asked_years
                     and not any(str(y) in f"{passage.section} {text}" for y in asked_years)
                 ),
-                "span_mismatch": float(
-                    one_period and not question.span and bool(MULTI_YEAR.search(text))
-                ),
+                "span_mismatch": float(one_period and not question.span and bool(MULTI_YEAR.search(text))),
                 "period_match": float(bool(preferred) and passage.period in preferred),
                 "period_mismatch": float(
                     bool(preferred) and passage.period is not None and passage.period not in preferred

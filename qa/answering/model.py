@@ -26,7 +26,17 @@ import numpy as np
 from ..config import DATA_DIR
 from ..retrieval.fusion import Fusion
 
-__all__ = ["DEFAULT_MODEL_PATH", "STANDING", "AnswerModel", "Fitted", "Choice", "Fusion", "Logistic", "load_fitted", "standing"]
+__all__ = [
+    "DEFAULT_MODEL_PATH",
+    "STANDING",
+    "AnswerModel",
+    "Choice",
+    "Fitted",
+    "Fusion",
+    "Logistic",
+    "load_fitted",
+    "standing",
+]
 
 DEFAULT_MODEL_PATH = DATA_DIR / "fitted.json"
 MODEL_FORMAT = 4

@@ -134,6 +134,16 @@ FIGURE = re.compile(
     r"|第?[一二三四五六七八九十两]+(?:类|级|次|项|家|座|所|条|种|批))"
     r"(?:以上|左右|以内|以下|余|多)?"
 )
+#: A point in the calendar that :data:`FIGURE` also matches (2023年, 4月, 16日): no amount.
+_CALENDAR_POINT = re.compile(r"(?:19|20)\d\d年|\d{1,2}[月日]")
+
+
+def figures(text: str) -> list[re.Match]:
+    """The :data:`FIGURE` matches of ``text`` that are amounts, not a year, month or day
+    (2023年 and 4月 answer no 多少)."""
+    return [m for m in FIGURE.finditer(text) if not _CALENDAR_POINT.fullmatch(m.group(0))]
+
+
 DATE = re.compile(
     r"\d{4}年\d{1,2}月(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{1,2}月(?:底|份|中旬|上旬|下旬)?前?"
     r"|年内|年底前?|年初|上半年|下半年|一季度|二季度|三季度|四季度"
