@@ -174,14 +174,18 @@ def _near_figure(question: Question, text: str, found: list[re.Match]) -> float:
     return best / total
 
 
-def _clause_coverage(question: Question, text: str, kinds: set[str]) -> float:
-    """The best :func:`coverage` of the question by one clause of ``text`` that holds a
-    figure (of an asked kind, when one is asked): the figure and the asked words stand
-    together (``完成规模以上工业总产值745亿元``), not in different clauses of a long list."""
+def _clause_coverage(question: Question, text: str, found: list[re.Match], kinds: set[str]) -> float:
+    """The best :func:`coverage` of the question by one clause of ``text`` that holds one
+    of its figures ``found`` (of an asked kind, when one is asked): the figure and the
+    asked words stand together (``完成规模以上工业总产值745亿元``), not in different
+    clauses of a long list."""
     best = 0.0
-    for clause in CLAUSE.findall(text):
-        if any(not kinds or figure_kind(m.group(0)) in kinds for m in figures(clause)):
-            best = max(best, coverage(question, clause))
+    for clause in CLAUSE.finditer(text):
+        if any(
+            clause.start() <= m.start() < clause.end() and (not kinds or figure_kind(m.group(0)) in kinds)
+            for m in found
+        ):
+            best = max(best, coverage(question, clause.group(0)))
     return best
 
 
@@ -265,7 +269,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                     bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in found)
                 ),
                 "near_figure": _near_figure(question, text, asked_figures or found) if asks_figure else 0.0,
-                "clause_coverage": _clause_coverage(question, text, asked_kinds) if asks_figure else 0.0,
+                "clause_coverage": _clause_coverage(question, text, found, asked_kinds) if asks_figure else 0.0,
                 "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
                 "sibling_instead": float(bool(_counterparts(question, text))),
                 "date_fit": float(asks_date and bool(DATE.search(text))),

@@ -60,6 +60,11 @@ def standing(probs: np.ndarray, flagged: bool) -> np.ndarray:
     return np.array([logits[0], logits[0] - second, p[0] / p.sum(), float(flagged)])
 
 
+def _weighed(matrix: np.ndarray, mean, scale, coef) -> np.ndarray:
+    """Each row standardised (``(x − mean) / scale``) and weighed by ``coef``."""
+    return ((matrix - np.asarray(mean)) / np.asarray(scale)) @ np.asarray(coef)
+
+
 @dataclass(frozen=True)
 class Logistic:
     """Standardise, weigh, squash: ``p = σ(((x − mean) / scale) · coef + intercept)``."""
@@ -70,7 +75,7 @@ class Logistic:
     intercept: float
 
     def __call__(self, matrix: np.ndarray) -> np.ndarray:
-        z = ((matrix - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+        z = _weighed(matrix, self.mean, self.scale, self.coef) + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -90,7 +95,7 @@ class Choice:
     null: float
 
     def __call__(self, matrix: np.ndarray) -> np.ndarray:
-        s = ((matrix - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef)
+        s = _weighed(matrix, self.mean, self.scale, self.coef)
         top = float(s.max(initial=self.null))
         e = np.exp(s - top)
         return e / (e.sum() + np.exp(self.null - top))

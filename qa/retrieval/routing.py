@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..config import DATA_DIR
+from ..text.vocabulary import data_lines
 
 __all__ = ["PlaceMention", "PlaceRouter"]
 
@@ -32,10 +32,9 @@ _LANDMARK = re.compile(r"[河江湖山路街桥港站湾岛渠]")
 @functools.lru_cache(maxsize=1)
 def _confusables() -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
-    for line in (DATA_DIR / "confusables.tsv").read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            right, _, typed = line.partition("\t")
-            out[right.strip()] = out.get(right.strip(), ()) + tuple(t for t in typed.strip().split("|") if t)
+    for line in data_lines("confusables.tsv"):
+        right, _, typed = line.partition("\t")
+        out[right.strip()] = out.get(right.strip(), ()) + tuple(t for t in typed.strip().split("|") if t)
     return out
 
 

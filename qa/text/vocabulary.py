@@ -19,9 +19,11 @@ __all__ = [
     "ABOUT_DOCUMENT",
     "ANSWER_TYPES",
     "ASK_WORD",
+    "CLAUSE",
     "COMPARISON",
     "DATE",
     "FIGURE",
+    "MULTI_YEAR",
     "OFFICE",
     "PER_UNIT",
     "PREFERRED_PERIODS",
@@ -35,9 +37,12 @@ __all__ = [
     "asked_unit",
     "asks_comparison",
     "asks_plan",
+    "asks_span",
     "chinese_number",
+    "data_lines",
     "expansions",
     "figure_kind",
+    "figures",
     "five_year_plans",
     "is_place",
     "is_reason",
@@ -54,9 +59,14 @@ __all__ = [
 ]
 
 
-def _words(name: str) -> frozenset[str]:
+def data_lines(name: str) -> list[str]:
+    """The lines of the data file ``name`` (in ``qa/data``), blank lines and ``#`` comments left out."""
     text = (DATA_DIR / name).read_text(encoding="utf-8")
-    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _words(name: str) -> frozenset[str]:
+    return frozenset(w for line in data_lines(name) for w in line.split())
 
 
 #: Words that carry no topic in a question (particles, pronouns, question words).
@@ -67,9 +77,7 @@ STOPWORDS: frozenset[str] = _words("stopwords.txt")
 def thesaurus() -> dict[str, tuple[str, ...]]:
     """Everyday word → the report wordings that mean the same (``data/thesaurus.tsv``)."""
     out: dict[str, tuple[str, ...]] = {}
-    for line in (DATA_DIR / "thesaurus.tsv").read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
+    for line in data_lines("thesaurus.tsv"):
         word, _, targets = line.partition("\t")
         out[word.strip().lower()] = tuple(t for t in targets.split("|") if t)
     return out
@@ -80,9 +88,7 @@ def siblings() -> dict[str, tuple[str, ...]]:
     """Word → the other words of its group (``data/siblings.tsv``): figures a report
     gives side by side, so that one stands in for another in a follow-up."""
     out: dict[str, tuple[str, ...]] = {}
-    for line in (DATA_DIR / "siblings.tsv").read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
+    for line in data_lines("siblings.tsv"):
         group = [w.strip() for w in line.split("|") if w.strip()]
         for word in group:
             out[word] = tuple(w for w in group if w != word)
@@ -459,9 +465,10 @@ def asks_comparison(question: str) -> bool:
 
 #: A sentence speaking of several years together (五年共…, 累计, "十三五"期间, 年均): its
 #: figure is no one year's.
-MULTI_YEAR = re.compile(r"五年|(?<!全年)累计|十[一二三四五]五(?:期间|时期|以来)?|年均|历年|以来")
+_SPAN_WORDS = r"五年|十[一二三四五]五|年均|历年|以来"
+MULTI_YEAR = re.compile(rf"{_SPAN_WORDS}|(?<!全年)累计")
 #: A question asking for a total over several years (这几年一共…), not one year's figure.
-_ASKS_SPAN = re.compile(r"五年|累计|十[一二三四五]五|年均|历年|以来|这几年|这些年|多年|一共|总共")
+_ASKS_SPAN = re.compile(rf"{_SPAN_WORDS}|累计|这几年|这些年|多年|一共|总共")
 
 
 def asks_span(question: str) -> bool:
