@@ -9,6 +9,8 @@ from qa.answering.followup import leans_on_history, resolve_followup
 from qa.answering.question import analyze, language_of
 from qa.text.vocabulary import (
     MULTI_YEAR,
+    answering_kinds,
+    asked_object,
     asked_types,
     asked_unit,
     asks_span,
@@ -53,11 +55,38 @@ def test_asked_types(question, kinds):
         assert "count" not in asked_types(question)
 
 
+def test_a_bare_noun_asks_how_much_of_it_not_a_share_nor_money():
+    # 多少违章建筑 is answered in 平方米 as well as in 处; 增加多少绿地 asks no rate
+    assert answering_kinds(asked_types("去年一共拆了多少违章建筑")) >= {"count", "area"}
+    assert "money" not in answering_kinds(asked_types("去年一共拆了多少违章建筑"))
+    assert "percent" not in asked_types("县城计划增加多少绿地")
+    assert "percent" in asked_types("今年GDP增加了多少？") and "percent" in asked_types("提高多少个百分点")
+    assert answering_kinds(asked_types("去年新招了多少个老师")) == {"count"}
+    assert {"count"} <= asked_types("有多少万人参保") and "money" not in asked_types("有多少万人参保")
+    assert "money" in asked_types("投资多少亿") and "area" in asked_types("种了多少万亩")
+    assert answering_kinds(asked_types("今年建筑业税收目标是多少")) == set()  # any figure
+
+
+def test_what_is_counted():
+    def counted(question):
+        return asked_object(question, lambda text: [text[:2]])  # a stand-in word splitter
+
+    assert counted("北关区有几所大学") == "大学"
+    assert counted("今年新增多少这类岗位") == "岗位"  # the demonstrative is no thing
+    assert counted("准备治理几处没人负责的废弃露天矿山") == "废弃露天矿山"  # the phrase after 的
+    assert counted("能多建几个那种多层的停车楼不？") == "停车楼"
+    assert counted("住砖房的占了几成了") is None  # 几成 is a share
+    assert counted("去年投资增长多少亿元") is None  # a unit, nothing counted
+
+
 def test_asked_unit_ignores_generic_classifiers():
     assert asked_unit("北关区PM2.5年均浓度是多少微克每立方米？") == "微克"
     assert asked_unit("去年减贫多少人？") == "人"
     assert asked_unit("乡下去年新盖了几个垃圾站") is None  # 个 fits any count
     assert asked_unit("报告中的“六控”措施具体指哪几项？") is None  # which ones: a list, not a count
+    assert asked_unit("承包到期后还能接着包多少年？") == "年"  # a span of years
+    assert asked_unit("近几年新建了多少学校") is None  # 近几年 is a time, not how many years
+    assert asked_unit("有多少万人参保") == "人"  # answered in 人 (3200人) or 万人
 
 
 def test_a_figure_fits_the_asked_unit_in_an_equivalent_counter():

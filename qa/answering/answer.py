@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..retrieval.retriever import Passage, Retriever, clean_text_input, validate_question
-from ..text.vocabulary import DATE, asks_comparison, figure_kind, figures, unit_fits
+from ..text.vocabulary import DATE, answering_kinds, asks_comparison, figure_kind, figures, unit_fits
 from .features import Candidate, candidates, reasons
 from .followup import resolve_followup
 from .model import AnswerModel
@@ -328,13 +328,14 @@ def key_figure(q: Question, sentence: str) -> str:
         return ""
     if not matches:
         return ""
+    kinds = answering_kinds(q.types)
 
     def fit(m: re.Match) -> float:
         before = before_figure(sentence, m)
         score = sum(w for t, w in zip(q.tokens, q.weights) if len(t) > 1 and t in before)
         if q.unit and unit_fits(q.unit, m.group(0)):
             score += 5
-        if figure_kind(m.group(0)) in q.types:
+        if figure_kind(m.group(0)) in kinds:
             score += 3
         return score - 0.01 * m.start()
 

@@ -23,12 +23,14 @@ import numpy as np
 from ..records import Sentence
 from ..retrieval.retriever import Passage, Retriever
 from ..text.vocabulary import (
+    ASKED_FIGURE_KINDS,
     CLAUSE,
     DATE,
     MULTI_YEAR,
     OFFICE,
     PER_UNIT,
     PREFERRED_PERIODS,
+    answering_kinds,
     figure_kind,
     figures,
     is_reason,
@@ -116,7 +118,6 @@ FLAG_REASONS = {
 #: (``absent_share`` is the question's, a share, not the sentence's).
 DECLINE_FLAGS = tuple(name for name in FLAG_REASONS if name != "absent_share")
 
-_FIGURE_KINDS = {"percent", "money", "count", "area"}
 _CJK_BIGRAM = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
 
 
@@ -221,7 +222,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
     mean, std = (float(all_sims.mean()), float(all_sims.std()) + 1e-6) if len(all_sims) else (0.0, 1.0)
     rank_scale = retriever.sentence_count / max(len(all_sims), 1)  # the sample stands for all
     top_score = passages[0].score or 1.0
-    asked_kinds = question.types & _FIGURE_KINDS
+    asked_kinds = answering_kinds(question.types)
     asks_figure = question.asks_figure
     asks_date = "date" in question.types
     english = question.language == "en"
@@ -333,7 +334,7 @@ def reasons(question: Question, candidate: Candidate, retriever: Retriever) -> l
     values = dict(zip(FEATURES, candidate.features))
     fill = {
         "absent": "、".join(question.absent),
-        "kinds": "、".join(sorted(question.types & _FIGURE_KINDS)),
+        "kinds": "、".join(sorted(question.types & ASKED_FIGURE_KINDS)),
         "unit": question.unit or "",
         "counted": question.counted or "",
         "years": "、".join(str(y) for y in sorted(question.years - retriever.covered_years)),

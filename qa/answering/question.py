@@ -18,7 +18,7 @@ from ..text.vocabulary import (
     ASK_WORD,
     PER_UNIT,
     TIME_WORDS,
-    asked_object_text,
+    asked_object,
     asked_types,
     asked_unit,
     asks_plan,
@@ -108,8 +108,7 @@ def analyze(text: str, retriever) -> Question:
         for t in tokens
         if _CJK.search(t) and not retriever.uses(t) and not any(retriever.uses(w) for w in expansions(t))
     )
-    after_ask = asked_object_text(normalized)
-    counted = next(iter(retriever.analyzer.words(after_ask)), None) if after_ask else None
+    counted = asked_object(normalized, retriever.analyzer.words)
     if counted and asked_types(counted):  # 多少比例, 多大面积: a kind of figure, not a thing
         counted = None
     places = tuple(t for t in retriever.analyzer.tokens(normalized) if is_place(t))

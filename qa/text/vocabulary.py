@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Iterable
 
 from ..config import DATA_DIR
 
 __all__ = [
     "ABOUT_DOCUMENT",
     "ANSWER_TYPES",
+    "ASKED_FIGURE_KINDS",
     "ASK_WORD",
     "CLAUSE",
     "COMPARISON",
@@ -32,7 +34,8 @@ __all__ = [
     "STOPWORDS",
     "TIME_WORDS",
     "absolute_years",
-    "asked_object_text",
+    "answering_kinds",
+    "asked_object",
     "asked_types",
     "asked_unit",
     "asks_comparison",
@@ -173,35 +176,44 @@ def figure_kind(figure: str) -> str:
 
 # -- what a question asks for -------------------------------------------------------------
 
-#: Units of measure a question may ask in (多少微克每立方米, 多少千瓦).
+#: Units of measure a question may ask in (多少微克每立方米, 多少千瓦, 多少年).
 _MEASURE_UNITS = (
-    "微克|毫克|克|公斤|千克|吨|立方米|平方米|平方公里|公顷|亩|公里|千米|米|千瓦时|千瓦|兆瓦|度|小时|分钟|天|岁"
+    "微克|毫克|克|公斤|千克|吨|立方米|平方米|平方公里|公顷|亩|公里|千米|米|千瓦时|千瓦|兆瓦|度|小时|分钟|天|岁|年"
 )
+#: 几 asking how many: not 哪几 (which), 这几/近几/前几 (these, the last few), 十几 (a dozen or so).
+_HOW_MANY_JI = r"(?<![哪这那前后好十几近])几"
 #: Things counted in money: 多少税 asks an amount, not a number of things.
 _MONEY_NOUNS = "税|费|资金|收入|投资|利润|产值|贷款|补贴|补助|利|销售额|营业额|成本|工资"
 #: The kinds of answer a question can ask for, each recognised by Chinese and English cues.
 _ASKS: dict[str, re.Pattern] = {
     "percent": re.compile(
         r"增速|增幅|增长率|百分之?|比例|比重|占比|占多少|占了?几成|几成|多大(?:份|比例)|率[是为多有]"
-        r"|(?:增长|下降|提高|降低|增加)(?:了)?多少(?!钱|元|人|户|个|家|项|件|天|亩)"
+        # 增加了多少 asks a rate; 增加多少绿地, an amount of something
+        r"|(?:增长|下降|提高|降低|增加)(?:了)?多少(?=个百分点|[了呢吗啊呀吧的啦嘞咧哇？?。，,！!\s]|$)"
         r"|\b(?:percent|percentage|rate|share|growth)\b",
         re.IGNORECASE,
     ),
     "money": re.compile(
-        rf"多少钱|几多钱|多少元|多少万|多少亿|多少(?:{_MONEY_NOUNS})|金额|资金|投资额|总投资|投了多少|花了?多少"
+        # 多少万 is money, 多少万人 a count and 多少万亩 an area
+        rf"多少钱|几多钱|多少元|多少(?:万|亿)(?!{_COUNT_UNITS}|{_MEASURE_UNITS})|多少(?:{_MONEY_NOUNS})|金额|资金|投资额|总投资|投了多少|花了?多少"
         r"|\bhow much\b|\byuan\b|\bmoney\b|\bcost",
         re.IGNORECASE,
     ),
     "count": re.compile(
-        rf"多少(?:{_COUNT_UNITS})|(?<![哪这那前后好十几])几(?:{_COUNT_UNITS}|类|种|级)|\bhow many\b|\bnumber of\b"
-        # 多少 before a noun that is no money or measure counts things (多少群众, 多少企业)
-        rf"|多少(?=[\u4e00-\u9fff])(?!钱|元|万|亿|个百分点|了|呢|吗|啊|呀|吧|的|啦|嘞|咧|哇|{_MONEY_NOUNS}|{_MEASURE_UNITS})",
+        rf"多少(?:万|亿)?(?:{_COUNT_UNITS})|{_HOW_MANY_JI}(?:{_COUNT_UNITS}|类|种|级)|\bhow many\b|\bnumber of\b",
         re.IGNORECASE,
     ),
+    # 多少 before a noun that is no money or measure asks how much of it there is: a count
+    # (多少企业) or a measure (多少违章建筑 → 9.6万平方米, 多少绿地 → 18万平米), not money
+    # or a share.
+    "amount": re.compile(
+        rf"多少(?=[\u4e00-\u9fff])(?!钱|元|万|亿|个百分点|了|呢|吗|啊|呀|吧|的|啦|嘞|咧|哇"
+        rf"|{_MONEY_NOUNS}|{_MEASURE_UNITS}|{_COUNT_UNITS})"
+    ),
     # 多大 asks how big a thing is (规模有多大), an area only with 面积 or an area unit.
-    "area": re.compile(r"面积|多少(?:平方米|平米|亩|公顷|公里)|\barea\b", re.IGNORECASE),
+    "area": re.compile(r"面积|多少(?:万|亿)?(?:平方米|平米|亩|公顷|公里)|\barea\b", re.IGNORECASE),
     "figure": re.compile(
-        r"多少|几多|多高|多快|多长|多大|总额|总量|规模|数量|(?<![哪这那前后好十几])几(?![乎])"
+        rf"多少|几多|多高|多快|多长|多大|总额|总量|规模|数量|{_HOW_MANY_JI}(?![乎])"
         r"|\bhow (?:much|many|high|fast|big|large)\b|\bvalue\b|\btotal\b",
         re.IGNORECASE,
     ),
@@ -224,16 +236,32 @@ _ASKS: dict[str, re.Pattern] = {
 ANSWER_TYPES = tuple(_ASKS)
 
 
+#: The kinds of figure (:func:`figure_kind`) that answer each kind of figure asked for.
+_ANSWERED_BY = {
+    "percent": {"percent"},
+    "money": {"money"},
+    "count": {"count"},
+    "area": {"area"},
+    "amount": {"count", "area", "other"},
+}
+ASKED_FIGURE_KINDS = frozenset(_ANSWERED_BY)
+
+
 def asked_types(question: str) -> frozenset[str]:
     """Which kinds of answer ``question`` asks for (possibly several, possibly none)."""
     found = {kind for kind, pattern in _ASKS.items() if pattern.search(question)}
-    if found & {"percent", "money", "count", "area"}:
+    if found & ASKED_FIGURE_KINDS:
         found.add("figure")
     return frozenset(found)
 
 
+def answering_kinds(types: frozenset[str] | set[str]) -> set[str]:
+    """The kinds of figure that answer a question asking for ``types`` (empty: any)."""
+    return {kind for asked in types if asked in _ANSWERED_BY for kind in _ANSWERED_BY[asked]}
+
+
 #: 哪几项 asks which ones (a list), not how many: no unit is asked.
-_ASKED_UNIT = re.compile(rf"(?:多少|(?<![哪这那前后好十几])几)((?:万|亿)?(?:{_MEASURE_UNITS}|元|{_COUNT_UNITS}))")
+_ASKED_UNIT = re.compile(rf"(?:多少|{_HOW_MANY_JI})((?:万|亿)?(?:{_MEASURE_UNITS}|元|{_COUNT_UNITS}))")
 _UNIT_ALIASES = {"钱": "元"}
 #: Classifiers that fit any count (几个垃圾站 is answered in 座): no unit is asked, and a
 #: figure counted in them fits a count of things (多少项 → 100多个事项).
@@ -249,7 +277,7 @@ def asked_unit(question: str) -> str | None:
     m = _ASKED_UNIT.search(question)
     if not m:
         return None
-    unit = m.group(1)
+    unit = m.group(1).lstrip("万亿")  # 多少万人 is answered in 人 (3200人 or 3.2万人)
     return None if unit in _GENERIC_CLASSIFIERS else _UNIT_ALIASES.get(unit, unit)
 
 
@@ -265,8 +293,10 @@ def unit_fits(unit: str, figure: str) -> bool:
     )
 
 
+#: What follows 多少/几 and a unit, a demonstrative (这类, 那种) left out; not 几成 (a share).
 _ASKED_OBJECT = re.compile(
-    rf"(?:多少|(?<![哪这那前后好十几])几)(?:{_COUNT_UNITS}|{_MEASURE_UNITS}|元)?([\u4e00-\u9fff]{{2,8}})"
+    rf"(?:多少|{_HOW_MANY_JI}(?!成))(?:(?:万|亿)?(?:{_COUNT_UNITS}|{_MEASURE_UNITS}|元))?+(?:[这那](?:类|种|些|样的?)?)?"
+    r"([\u4e00-\u9fff]{2,12})"
 )
 
 
@@ -274,10 +304,23 @@ _ASKED_OBJECT = re.compile(
 ASK_WORD = re.compile(rf"^(?:哪|几|多少)+(?:{_COUNT_UNITS}|类|种|级)?$")
 
 
-def asked_object_text(question: str) -> str | None:
-    """The words right after 多少/几 and a unit (几所大学 → 大学…): what is counted."""
+#: Particles that end a question (停车楼不？, 考上了吗): no part of what is asked about.
+_TRAILING_PARTICLES = re.compile(r"[不吗呢啊呀吧了啦嘞咧哇么]+$")
+
+
+def asked_object(question: str, words: Callable[[str], Iterable[str]]) -> str | None:
+    """What a question counts or measures: the word right after 多少/几 and a unit
+    (几所大学 → 大学), ``words`` splitting the text after them; after a modifier ending in
+    的, the whole phrase that follows it (几处没人负责的废弃露天矿山 → 废弃露天矿山), which
+    a report may word differently (露天矿山)."""
     m = _ASKED_OBJECT.search(question)
-    return m.group(1) if m else None
+    if not m:
+        return None
+    _, modified, head = m.group(1).rpartition("的")
+    head = _TRAILING_PARTICLES.sub("", head)
+    if modified and len(head) >= 2:
+        return head
+    return next(iter(words(m.group(1))), None)
 
 
 #: A question about a rate per person, household, month… wants that rate, not a total.
