@@ -65,6 +65,8 @@ def test_a_bare_noun_asks_how_much_of_it_not_a_share_nor_money():
     assert {"count"} <= asked_types("有多少万人参保") and "money" not in asked_types("有多少万人参保")
     assert "money" in asked_types("投资多少亿") and "area" in asked_types("种了多少万亩")
     assert answering_kinds(asked_types("今年建筑业税收目标是多少")) == set()  # any figure
+    assert answering_kinds(asked_types("今年想撬动多少民间投资")) == {"money"}
+    assert answering_kinds(asked_types("去年征收了多少面积的房子")) == {"area"}
 
 
 def test_what_is_counted():
@@ -77,6 +79,7 @@ def test_what_is_counted():
     assert counted("能多建几个那种多层的停车楼不？") == "停车楼"
     assert counted("住砖房的占了几成了") is None  # 几成 is a share
     assert counted("去年投资增长多少亿元") is None  # a unit, nothing counted
+    assert counted("去年征收了多少面积的房子") is None  # the area is asked, not a number of houses
 
 
 def test_asked_unit_ignores_generic_classifiers():

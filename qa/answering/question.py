@@ -109,8 +109,6 @@ def analyze(text: str, retriever) -> Question:
         if _CJK.search(t) and not retriever.uses(t) and not any(retriever.uses(w) for w in expansions(t))
     )
     counted = asked_object(normalized, retriever.analyzer.words)
-    if counted and asked_types(counted):  # 多少比例, 多大面积: a kind of figure, not a thing
-        counted = None
     places = tuple(t for t in retriever.analyzer.tokens(normalized) if is_place(t))
     return Question(
         text=text,

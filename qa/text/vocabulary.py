@@ -195,7 +195,9 @@ _ASKS: dict[str, re.Pattern] = {
     ),
     "money": re.compile(
         # 多少万 is money, 多少万人 a count and 多少万亩 an area
-        rf"多少钱|几多钱|多少元|多少(?:万|亿)(?!{_COUNT_UNITS}|{_MEASURE_UNITS})|多少(?:{_MONEY_NOUNS})|金额|资金|投资额|总投资|投了多少|花了?多少"
+        rf"多少钱|几多钱|多少元|多少(?:万|亿)(?!{_COUNT_UNITS}|{_MEASURE_UNITS})|多少(?:{_MONEY_NOUNS})"
+        # 多少民间投资: a phrase ending in a money noun
+        rf"|多少[\u4e00-\u9fff]{{1,4}}?(?:{_MONEY_NOUNS})(?![\u4e00-\u9fff])|金额|资金|投资额|总投资|投了多少|花了?多少"
         r"|\bhow much\b|\byuan\b|\bmoney\b|\bcost",
         re.IGNORECASE,
     ),
@@ -250,6 +252,8 @@ ASKED_FIGURE_KINDS = frozenset(_ANSWERED_BY)
 def asked_types(question: str) -> frozenset[str]:
     """Which kinds of answer ``question`` asks for (possibly several, possibly none)."""
     found = {kind for kind, pattern in _ASKS.items() if pattern.search(question)}
+    if found & {"percent", "money", "count", "area"}:
+        found.discard("amount")  # 多少面积的房子, 多少民间投资: the kind is named
     if found & ASKED_FIGURE_KINDS:
         found.add("figure")
     return frozenset(found)
@@ -316,11 +320,12 @@ def asked_object(question: str, words: Callable[[str], Iterable[str]]) -> str | 
     m = _ASKED_OBJECT.search(question)
     if not m:
         return None
+    first = next(iter(words(m.group(1))), None)
+    if first and asked_types(first):  # 多少比例, 多少面积的房子: a kind of figure, not a thing
+        return None
     _, modified, head = m.group(1).rpartition("的")
     head = _TRAILING_PARTICLES.sub("", head)
-    if modified and len(head) >= 2:
-        return head
-    return next(iter(words(m.group(1))), None)
+    return head if modified and len(head) >= 2 else first
 
 
 #: A question about a rate per person, household, month… wants that rate, not a total.
