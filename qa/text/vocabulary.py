@@ -252,7 +252,7 @@ ASKED_FIGURE_KINDS = frozenset(_ANSWERED_BY)
 def asked_types(question: str) -> frozenset[str]:
     """Which kinds of answer ``question`` asks for (possibly several, possibly none)."""
     found = {kind for kind, pattern in _ASKS.items() if pattern.search(question)}
-    if found & {"percent", "money", "count", "area"}:
+    if (found - {"amount"}) & ASKED_FIGURE_KINDS:
         found.discard("amount")  # 多少面积的房子, 多少民间投资: the kind is named
     if found & ASKED_FIGURE_KINDS:
         found.add("figure")
