@@ -69,6 +69,17 @@ def test_a_bare_noun_asks_how_much_of_it_not_a_share_nor_money():
     assert answering_kinds(asked_types("去年征收了多少面积的房子")) == {"area"}
 
 
+def test_a_money_noun_before_how_much_asks_money_and_a_growth_target_a_rate():
+    assert answering_kinds(asked_types("去年外贸进出口总额是多少")) == {"money"}
+    assert answering_kinds(asked_types("去年一般公共预算收入完成了多少")) == {"money"}
+    assert answering_kinds(asked_types("规上工业产值有多少")) == {"money"}
+    # growth of an amount is a rate; a share (份额) and a count of projects are no money
+    assert answering_kinds(asked_types("一般公共预算收入增长了多少")) == {"percent"}
+    assert "money" not in asked_types("市场份额是多少")
+    assert answering_kinds(asked_types("投资多少个项目")) == {"count"}
+    assert "percent" in asked_types("吸引外资定了什么增长目标")
+
+
 def test_what_is_counted():
     def counted(question):
         return asked_object(question, lambda text: [text[:2]])  # a stand-in word splitter

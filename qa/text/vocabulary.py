@@ -184,10 +184,12 @@ _MEASURE_UNITS = (
 _HOW_MANY_JI = r"(?<![哪这那前后好十几近])几"
 #: Things counted in money: 多少税 asks an amount, not a number of things.
 _MONEY_NOUNS = "税|费|资金|收入|投资|利润|产值|贷款|补贴|补助|利|销售额|营业额|成本|工资"
+#: Words between a noun and the 多少 that asks how much of it (收入完成了多少, 总额是多少).
+_COPULAS = "是|有|为|达到|达|完成了?|实现了?|一共|总共|共|大概|大约|约"
 #: The kinds of answer a question can ask for, each recognised by Chinese and English cues.
 _ASKS: dict[str, re.Pattern] = {
     "percent": re.compile(
-        r"增速|增幅|增长率|百分之?|比例|比重|占比|占多少|占了?几成|几成|多大(?:份|比例)|率[是为多有]"
+        r"增速|增幅|增长率|增长的?目标|百分之?|比例|比重|占比|占多少|占了?几成|几成|多大(?:份|比例)|率[是为多有]"
         # 增加了多少 asks a rate; 增加多少绿地, an amount of something
         r"|(?:增长|下降|提高|降低|增加)(?:了)?多少(?=个百分点|[了呢吗啊呀吧的啦嘞咧哇？?。，,！!\s]|$)"
         r"|\b(?:percent|percentage|rate|share|growth)\b",
@@ -198,6 +200,8 @@ _ASKS: dict[str, re.Pattern] = {
         rf"多少钱|几多钱|多少元|多少(?:万|亿)(?!{_COUNT_UNITS}|{_MEASURE_UNITS})|多少(?:{_MONEY_NOUNS})"
         # 多少民间投资: a phrase ending in a money noun
         rf"|多少[\u4e00-\u9fff]{{1,4}}?(?:{_MONEY_NOUNS})(?![\u4e00-\u9fff])|金额|资金|投资额|总投资|投了多少|花了?多少"
+        # 进出口总额是多少, 旅游收入有多少: a money noun, then how much of it
+        rf"|(?:{_MONEY_NOUNS}|总值|(?<!份)额)(?:{_COPULAS})*(?:多少|几多)(?!万|亿|个百分点|{_COUNT_UNITS}|{_MEASURE_UNITS})"
         r"|\bhow much\b|\byuan\b|\bmoney\b|\bcost",
         re.IGNORECASE,
     ),
