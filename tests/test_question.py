@@ -129,6 +129,10 @@ def test_years_resolve_against_the_reports_own_year():
     assert period_cues("今年GDP增长目标", 2020) == "plan"
     assert period_cues("2020年GDP", 2020) == "this_year"
     assert period_cues("2020年GDP", 2021) == "review"  # the same words in the next year's report
+    # aiming at a figure is a target; having obtained one (争取到了) is what was done
+    assert period_cues("2020年工业总产值想冲到多少", 2020) == "plan"
+    assert period_cues("2020年旅游人数争取达到多少", 2020) == "plan"
+    assert period_cues("2019年争取到了多少债券资金", 2020) == "review"
 
 
 def test_a_year_or_month_is_no_amount():
@@ -258,6 +262,13 @@ def test_clause_coverage_needs_the_asked_words_beside_a_figure_of_the_asked_kind
     # a share is asked: no clause holds a percentage, however well the sentence matches
     share = _flags(engine, "去年引进亿元以上投资项目占全部项目的百分之多少", sentence)
     assert share["coverage"] > 0.3 and share["clause_coverage"] == 0
+
+
+def test_a_note_answers_what_where_and_when_of_the_term_it_explains_but_not_a_bare_figure(engine):
+    note = "2014年3月4日就农村公路建设作出重要批示"  # the glossary note on 四好农村路
+    for asked in ("四好农村路是什么", "“四好农村路”是哪天作出批示的"):
+        assert _flags(engine, asked, note)["definition_entry"] == 1, asked
+    assert _flags(engine, "“四好农村路”去年新建了多少条", note)["definition_entry"] == 0
 
 
 @pytest.mark.parametrize(

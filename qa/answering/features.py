@@ -54,7 +54,6 @@ __all__ = [
 
 #: Passages whose sentences are candidates.
 CANDIDATE_PASSAGES = 5
-#: Characters before a figure in which the asked words should stand (``销售收入34.4亿元``).
 
 #: Feature names, in the order of a candidate's vector.
 FEATURES = (
@@ -253,6 +252,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
             found = figures(text)
             kinds = {figure_kind(m.group(0)) for m in found}
             asked_figures = [m for m in found if figure_kind(m.group(0)) in asked_kinds]
+            clause_cov = _clause_coverage(question, text, found, asked_kinds) if asks_figure else 0.0
             values = {
                 "dense": sim,
                 "dense_z": (sim - mean) / std,
@@ -270,7 +270,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                     bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in found)
                 ),
                 "near_figure": _near_figure(question, text, asked_figures or found) if asks_figure else 0.0,
-                "clause_coverage": _clause_coverage(question, text, found, asked_kinds) if asks_figure else 0.0,
+                "clause_coverage": clause_cov,
                 "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
                 "sibling_instead": float(bool(_counterparts(question, text))),
                 "date_fit": float(asks_date and bool(DATE.search(text))),
@@ -278,7 +278,8 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 "definition_entry": float(
                     glossary_entry
                     and passage.chunk_id in question.glossary
-                    and ("definition" in question.types or "list" in question.types or not question.types)
+                    # what the term is, which parts, where, who, when: what a note tells; not a figure alone
+                    and (not question.asks_figure or "list" in question.types)
                 ),
                 "named_entry": float(glossary_entry and passage.chunk_id in question.glossary),
                 "per_unit_missing": float(question.per_unit and not PER_UNIT.search(text)),

@@ -399,7 +399,10 @@ def chinese_number(text: str) -> int:
 _SHORT_YEAR = re.compile(r"(?<![\d.])([0-3]\d)年")
 _RELATIVE = re.compile("|".join(sorted(map(re.escape, RELATIVE_YEARS), key=len, reverse=True)), re.IGNORECASE)
 _PLAN = re.compile(
-    r"目标|计划|打算|准备|力争|将要|定的|定了|预计|要求|安排|部署|(?<!year )\bplan|\btarget|\bgoal|\baim", re.IGNORECASE
+    # 争取达到 aims; 争取到了 (obtained) tells what was done
+    r"目标|计划|打算|准备|力争|争取(?![到了])|冲到|冲刺|想(?:要|达到|做到|实现|突破|冲)|将要|定的|定了|预计|预期"
+    r"|要求|安排|部署|(?<!year )\bplan|\btarget|\bgoal|\baim",
+    re.IGNORECASE,
 )
 
 
