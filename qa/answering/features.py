@@ -252,7 +252,6 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
             found = figures(text)
             kinds = {figure_kind(m.group(0)) for m in found}
             asked_figures = [m for m in found if figure_kind(m.group(0)) in asked_kinds]
-            clause_cov = _clause_coverage(question, text, found, asked_kinds) if asks_figure else 0.0
             values = {
                 "dense": sim,
                 "dense_z": (sim - mean) / std,
@@ -270,7 +269,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                     bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in found)
                 ),
                 "near_figure": _near_figure(question, text, asked_figures or found) if asks_figure else 0.0,
-                "clause_coverage": clause_cov,
+                "clause_coverage": _clause_coverage(question, text, found, asked_kinds) if asks_figure else 0.0,
                 "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
                 "sibling_instead": float(bool(_counterparts(question, text))),
                 "date_fit": float(asks_date and bool(DATE.search(text))),
