@@ -100,7 +100,7 @@ FEATURES = (
 FLAG_REASONS = {
     "absent_share": "the question's words do not occur in the report: {absent}",
     "figure_missing": "a figure is asked for and the sentence gives none",
-    "kind_mismatch": "the sentence gives a figure of another kind than asked ({kinds})",
+    "kind_mismatch": "the sentence gives no figure of the kind asked ({kinds})",
     "unit_missing": "no figure in the asked unit ({unit})",
     "counted_missing": "the sentence does not name what is counted ({counted})",
     "sibling_instead": "the sentence speaks of the counterpart of what is asked ({siblings})",
@@ -116,6 +116,15 @@ FLAG_REASONS = {
 #: The flags that are set (1) when a sentence lacks something the question asks for
 #: (``absent_share`` is the question's, a share, not the sentence's).
 DECLINE_FLAGS = tuple(name for name in FLAG_REASONS if name != "absent_share")
+
+#: How a reason names the kinds of figure a question asks for.
+KIND_WORDS = {
+    "percent": "a rate",
+    "money": "a sum of money",
+    "count": "a count",
+    "area": "an area",
+    "amount": "a quantity",
+}
 
 _CJK_BIGRAM = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
 
@@ -334,7 +343,7 @@ def reasons(question: Question, candidate: Candidate, retriever: Retriever) -> l
     values = dict(zip(FEATURES, candidate.features))
     fill = {
         "absent": "、".join(question.absent),
-        "kinds": "、".join(sorted(question.types & ASKED_FIGURE_KINDS)),
+        "kinds": " or ".join(KIND_WORDS[k] for k in sorted(question.types & ASKED_FIGURE_KINDS)),
         "unit": question.unit or "",
         "counted": question.counted or "",
         "years": "、".join(str(y) for y in sorted(question.years - retriever.covered_years)),
