@@ -78,6 +78,8 @@ def test_a_money_noun_before_how_much_asks_money_and_a_growth_target_a_rate():
     assert "money" not in asked_types("市场份额是多少")
     assert answering_kinds(asked_types("投资多少个项目")) == {"count"}
     assert "percent" in asked_types("吸引外资定了什么增长目标")
+    assert answering_kinds(asked_types("2023年税收是多少")) == {"money"}
+    assert answering_kinds(asked_types("去年化解债务多少")) == {"money"}
 
 
 def test_what_is_counted():
@@ -142,6 +144,12 @@ def test_a_year_or_month_is_no_amount():
     assert amounts("2023年全市生产总值增长6%，计划2026年建成") == ["增长6%"]
     assert amounts("工业总产值在4月份开始回升，一期总投资335亿元") == ["335亿元"]
     assert amounts("土地承包到期后再延长30年") == ["30年"]  # a span of years is an amount
+
+
+def test_a_grade_is_a_figure_but_counts_nothing():
+    found = figures("做好国家4A级旅游景区申报，新增AAA级景区2个")
+    assert [m.group(0) for m in found] == ["4A级", "AAA级", "2个"]
+    assert [figure_kind(m.group(0)) for m in found] == ["other", "other", "count"]
 
 
 def test_totals_over_several_years_are_told_from_one_years_figure():

@@ -131,7 +131,7 @@ _MONEY_UNITS = "元|美元"
 #: A number with its unit (``139.66亿元``, ``4.5%``, ``8所``): also a word for the tokenizer.
 QUANTITY = re.compile(
     r"\d+(?:\.\d+)?(?:余|多)?(?:万|亿)?"
-    rf"(?:{_AREA_UNITS}|万?{_MONEY_UNITS}|{_PERCENT}|个百分点|{_COUNT_UNITS}|吨|天|级|倍|类|年|月|日|小时|分钟)"
+    rf"(?:{_AREA_UNITS}|万?{_MONEY_UNITS}|{_PERCENT}|个百分点|{_COUNT_UNITS}|吨|天|A级|级|倍|类|年|月|日|小时|分钟)"
 )
 #: A figure as reports write it: an optional qualifier, a quantity (or a few Chinese
 #: numerals before a classifier, a fraction) and an optional bound.
@@ -140,7 +140,8 @@ FIGURE = re.compile(
     rf"(?:{QUANTITY.pattern}"
     r"|[一二三四五六七八九十两]+(?:分之[一二三四五六七八九十]+|成)"
     r"|[一二三四五六七八九十两百千]+(?:万|亿)元"
-    r"|第?[一二三四五六七八九十两]+(?:类|级|次|项|家|座|所|条|种|批))"
+    r"|第?[一二三四五六七八九十两]+(?:类|级|次|项|家|座|所|条|种|批)"
+    r"|A{2,5}级)"  # a grade as letters (AAAA级 = 4A级)
     r"(?:以上|左右|以内|以下|余|多)?"
 )
 #: A point in the calendar that :data:`FIGURE` also matches (2023年, 4月, 16日): no amount.
@@ -159,6 +160,7 @@ DATE = re.compile(
 )
 
 _FIGURE_KINDS = (
+    ("other", re.compile(r"A级$")),  # a grade (4A级 景区) counts nothing
     ("percent", re.compile(rf"{_PERCENT}|个百分点|分之|成$")),
     ("money", re.compile(rf"(?:{_MONEY_UNITS})(?:以上|左右|以内|以下|余|多)?$")),
     ("area", re.compile(rf"(?:{_AREA_UNITS})(?:以上|左右|以内|以下|余|多)?$")),
@@ -183,7 +185,7 @@ _MEASURE_UNITS = (
 #: 几 asking how many: not 哪几 (which), 这几/近几/前几 (these, the last few), 十几 (a dozen or so).
 _HOW_MANY_JI = r"(?<![哪这那前后好十几近])几"
 #: Things counted in money: 多少税 asks an amount, not a number of things.
-_MONEY_NOUNS = "税|费|资金|收入|投资|利润|产值|贷款|补贴|补助|利|销售额|营业额|成本|工资"
+_MONEY_NOUNS = "税收|税|费|资金|经费|收入|营收|收益|投资|利润|产值|贷款|存款|债务|融资|支出|补贴|补助|奖励|利|销售额|营业额|成本|工资"
 #: Words between a noun and the 多少 that asks how much of it (收入完成了多少, 总额是多少).
 _COPULAS = "是|有|为|达到|达|完成了?|实现了?|一共|总共|共|大概|大约|约"
 #: The kinds of answer a question can ask for, each recognised by Chinese and English cues.
