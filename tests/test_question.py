@@ -164,6 +164,8 @@ def test_thesaurus_expands_everyday_and_english_words_as_whole_words():
     assert "教师" in expansions("去年新招了多少个老师")
     assert "税收" in expansions("How much tax did they pay")
     assert "税收" not in expansions("taxi drivers")
+    # a phrase is matched before the word inside it
+    assert expansions("What is the resident population?", latin_only=True) == ["常住人口"]
 
 
 # -- question analysis -------------------------------------------------------------------
