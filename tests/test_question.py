@@ -289,6 +289,7 @@ def test_a_note_answers_what_where_and_when_of_the_term_it_explains_but_not_a_ba
         ("figure_missing", "去年减贫多少人？", "去年减贫多少人？", "减贫123人"),
         ("kind_mismatch", "去年新招聘教师花了多少钱", "去年新招聘了多少教师", "新招聘教师109人"),
         ("unit_missing", "去年新招聘了多少户教师", "去年新招聘了多少人教师", "新招聘教师109人"),
+        ("figure_echoed", "那16起非法集资陈案涉及多少群众", "非法集资陈案有多少起", "16起非法集资陈案"),
         ("counted_missing", "今年要建几所大学", "今年要建几所幼儿园", "所"),
         ("per_unit_missing", "去年人均扶贫资金是多少", "去年扶贫资金是多少", "1432.16万元"),
         ("reason_missing", "去年为什么新招聘教师", "去年新招聘了多少教师", "新招聘教师109人"),

@@ -70,6 +70,7 @@ FEATURES = (
     "figure_missing",
     "kind_mismatch",
     "unit_missing",
+    "figure_echoed",
     "near_figure",
     "clause_coverage",
     "counted_missing",
@@ -102,6 +103,7 @@ FLAG_REASONS = {
     "figure_missing": "a figure is asked for and the sentence gives none",
     "kind_mismatch": "the sentence gives no figure of the kind asked ({kinds})",
     "unit_missing": "no figure in the asked unit ({unit})",
+    "figure_echoed": "the sentence's figure is one the question already gives",
     "counted_missing": "the sentence does not name what is counted ({counted})",
     "sibling_instead": "the sentence speaks of the counterpart of what is asked ({siblings})",
     "date_missing": "a date is asked for and the sentence gives none",
@@ -127,6 +129,7 @@ KIND_WORDS = {
 }
 
 _CJK_BIGRAM = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,13 @@ def _clause_coverage(question: Question, text: str, found: list[re.Match], kinds
     return best
 
 
+def _echoed(question: Question, asked: list[re.Match]) -> bool:
+    """Whether every figure of the asked kind is one the question itself states (那16起案子
+    涉及多少群众 is not answered by 16起): a question gives what it knows, asks what it does not."""
+    given = set(_NUMBER.findall(question.normalized))
+    return bool(asked) and all((found := _NUMBER.findall(m.group(0))) and set(found) <= given for m in asked)
+
+
 def _asked_years(question: Question, retriever: Retriever) -> set[int]:
     """The years a question asks about: 今年 and 去年 name one year among the reports of
     one place; across places only a calendar year (2023年) says which."""
@@ -260,7 +270,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
             sim = float(vector @ query)
             found = figures(text)
             kinds = {figure_kind(m.group(0)) for m in found}
-            asked_figures = [m for m in found if figure_kind(m.group(0)) in asked_kinds]
+            asked_figures = [m for m in found if figure_kind(m.group(0)) in asked_kinds] if asked_kinds else found
             values = {
                 "dense": sim,
                 "dense_z": (sim - mean) / std,
@@ -277,6 +287,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 "unit_missing": float(
                     bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in found)
                 ),
+                "figure_echoed": float(asks_figure and _echoed(question, asked_figures)),
                 "near_figure": _near_figure(question, text, asked_figures or found) if asks_figure else 0.0,
                 "clause_coverage": _clause_coverage(question, text, found, asked_kinds) if asks_figure else 0.0,
                 "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
