@@ -201,10 +201,10 @@ def _clause_coverage(question: Question, text: str, found: list[re.Match], kinds
     return best
 
 
-def _echoed(question: Question, asked: list[re.Match]) -> bool:
-    """Whether every figure of the asked kind is one the question itself states (那16起案子
-    涉及多少群众 is not answered by 16起): a question gives what it knows, asks what it does not."""
-    given = set(_NUMBER.findall(question.normalized))
+def _echoed(given: set[str], asked: list[re.Match]) -> bool:
+    """Whether every figure of the asked kind is one the question itself states (its numbers
+    ``given``; 那16起案子涉及多少群众 is not answered by 16起): a question gives what it knows,
+    asks what it does not."""
     return bool(asked) and all((found := _NUMBER.findall(m.group(0))) and set(found) <= given for m in asked)
 
 
@@ -242,6 +242,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
     top_score = passages[0].score or 1.0
     asked_kinds = answering_kinds(question.types)
     asks_figure = question.asks_figure
+    given = set(_NUMBER.findall(question.normalized))
     asks_date = "date" in question.types
     english = question.language == "en"
     covered_years = retriever.covered_years
@@ -287,7 +288,7 @@ def candidates(question: Question, passages: list[Passage], retriever: Retriever
                 "unit_missing": float(
                     bool(question.unit) and not any(unit_fits(question.unit, m.group(0)) for m in found)
                 ),
-                "figure_echoed": float(asks_figure and _echoed(question, asked_figures)),
+                "figure_echoed": float(asks_figure and _echoed(given, asked_figures)),
                 "near_figure": _near_figure(question, text, asked_figures or found) if asks_figure else 0.0,
                 "clause_coverage": _clause_coverage(question, text, found, asked_kinds) if asks_figure else 0.0,
                 "counted_missing": float(bool(question.counted) and not _names(question.counted, text)),
