@@ -33,3 +33,14 @@ class HashEmbedder:
             vector[int(hashlib.md5(gram.encode()).hexdigest()[:8], 16) % DIMENSION] += 1.0
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm else vector
+
+
+def forced_answerer(engine, confident: float, tentative: float):
+    """An answerer of ``engine``'s retriever whose thresholds (the same for every report)
+    force one kind of reply."""
+    import dataclasses
+
+    from qa.answering.answer import Answerer
+
+    model = dataclasses.replace(engine.fitted.answer, confident=confident, tentative=tentative, confident_known=None)
+    return Answerer(engine.retriever, model)

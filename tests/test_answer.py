@@ -1,16 +1,15 @@
 """Extractive answers: the quoted sentence and its page, the three kinds of reply, time,
 follow-ups, input rules, and a cross-validated quality floor."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
 import qa
-from qa.answering.answer import CONFIDENT, NOT_FOUND, TENTATIVE, TENTATIVE_LEAD, Answerer, validate_history
+from qa.answering.answer import CONFIDENT, NOT_FOUND, TENTATIVE, TENTATIVE_LEAD, validate_history
 from qa.devtools.eval import cross_validated_answerers, evaluate, load_questions, question_sets
 
 from .conftest import DEV
+from .fakes import forced_answerer
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +45,8 @@ def test_quotes_are_always_the_reports_words(engine):
             assert a.quote in a.citations[0].text, q["question"]
 
 
-def _forced(engine, confident: float, tentative: float) -> Answerer:
-    """An answerer whose thresholds force one kind of reply."""
-    model = dataclasses.replace(engine.fitted.answer, confident=confident, tentative=tentative)
-    return Answerer(engine.retriever, model)
-
-
 def test_tentative_reply_quotes_the_closest_sentence_but_does_not_claim_it(engine):
-    a = _forced(engine, confident=1.01, tentative=0.0).answer("今年建筑业税收目标是多少")
+    a = forced_answerer(engine, confident=1.01, tentative=0.0).answer("今年建筑业税收目标是多少")
     assert a.kind == TENTATIVE and not a.found
     assert a.text.startswith(TENTATIVE_LEAD)
     assert a.quote and a.quote in a.text and a.quote in a.citations[0].text
@@ -61,8 +54,23 @@ def test_tentative_reply_quotes_the_closest_sentence_but_does_not_claim_it(engin
     assert a.reason
 
 
+def test_a_report_the_model_was_trained_on_is_judged_by_its_own_threshold(engine):
+    import dataclasses
+
+    from qa.answering.answer import Answerer
+
+    question = "今年建筑业税收目标是多少"
+    sure = engine.answer(question).confidence
+    known = dataclasses.replace(
+        engine.fitted.answer, confident=1.01, confident_known=sure - 0.01, known_documents=engine.retriever.searched
+    )
+    assert Answerer(engine.retriever, known).answer(question).kind == CONFIDENT
+    stranger = dataclasses.replace(known, known_documents=("0123456789ab",))
+    assert Answerer(engine.retriever, stranger).answer(question).kind == TENTATIVE
+
+
 def test_not_found_reply_says_so_and_lists_related_passages(engine):
-    a = _forced(engine, confident=1.01, tentative=1.01).answer("北关区常住人口有多少？")
+    a = forced_answerer(engine, confident=1.01, tentative=1.01).answer("北关区常住人口有多少？")
     assert a.kind == NOT_FOUND and not a.found and not a.quote
     assert a.text.startswith("报告中没有找到")
     assert "以下段落可能相关" in a.text and "[1]" in a.text

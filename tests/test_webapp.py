@@ -1,10 +1,7 @@
 """The chat's handlers as plain functions over the chat state: no server needed."""
 
-import dataclasses
-
 import pytest
 
-from qa.answering.answer import Answerer
 from qa.engine import Engine
 from qa.ui.feedback import FeedbackStore
 from qa.ui.webapp import (
@@ -18,6 +15,8 @@ from qa.ui.webapp import (
     retry,
     undo,
 )
+
+from .fakes import forced_answerer
 
 pytestmark = pytest.mark.integration
 
@@ -83,15 +82,10 @@ def test_feedback_is_stored_for_the_liked_answer(engine, tmp_path):
     assert not record_feedback(store, 0, True, [])
 
 
-def _forced(engine, confident, tentative):
-    model = dataclasses.replace(engine.fitted.answer, confident=confident, tentative=tentative)
-    return Answerer(engine.retriever, model)
-
-
 def test_the_three_kinds_of_reply_look_different(engine):
     sure = engine.answer("今年建筑业税收目标是多少")
-    tentative = _forced(engine, 1.01, 0.0).answer("今年建筑业税收目标是多少")
-    nothing = _forced(engine, 1.01, 1.01).answer("今年建筑业税收目标是多少")
+    tentative = forced_answerer(engine, 1.01, 0.0).answer("今年建筑业税收目标是多少")
+    nothing = forced_answerer(engine, 1.01, 1.01).answer("今年建筑业税收目标是多少")
     texts = [chat_text(a) for a in (sure, tentative, nothing)]
     assert texts[0].startswith("**") and texts[1].startswith("⚠️") and texts[2].startswith("❔")
     panel = render_sources(tentative, [], engine)

@@ -168,15 +168,15 @@ class Answerer:
                 return compared
         retriever = self._answering(resolved, documents)
         q, passages, found, probs, confidence = self._rank(resolved, retriever)
-        if retriever is not wider and confidence < self.model.confident:
+        if retriever is not wider and confidence < self._needed(retriever):
             # Not in the reports of the year it is about: perhaps in another (said so when quoted).
             other = self._rank(resolved, wider)
-            if other[4] >= self.model.confident:
+            if other[4] >= self._needed(wider):
                 retriever, (q, passages, found, probs, confidence) = wider, other
         if not found:
             return self._not_found(q, passages, 0.0, "no passage of the report is close to the question")
         chosen = found[int(np.argmax(probs))]
-        if confidence >= self.model.confident:
+        if confidence >= self._needed(retriever):
             return self._confident(q, chosen, confidence)
         why = reasons(q, chosen, retriever) or [f"low confidence ({confidence:.2f})"]
         reason = "; ".join(why)
@@ -184,6 +184,10 @@ class Answerer:
         if confidence < self.model.tentative:
             return self._not_found(q, passages, confidence, reason)
         return self._tentative(q, chosen, confidence, reason)
+
+    def _needed(self, retriever: Retriever) -> float:
+        """The confidence a reply from ``retriever``'s documents needs to be confident."""
+        return self.model.confident_in(retriever.searched)
 
     def _rank(
         self, text: str, retriever: Retriever
@@ -278,7 +282,7 @@ class Answerer:
             if len(chosen) == MAX_COMPARED:
                 break
             _, found, probs, confidence = self._scored(q, scope.scoped([doc]))
-            if confidence >= self.model.confident:
+            if confidence >= self.model.confident_in([doc]):
                 chosen.append((found[int(np.argmax(probs))], confidence))
         if len(chosen) < 2:
             return None

@@ -9,7 +9,9 @@
   logistic regression turns how the best candidate stands against the others (:func:`standing`)
   into the chance that it answers the question; two thresholds on that chance grade a
   reply (confident / closest sentence offered tentatively / nothing close), chosen on
-  out-of-fold chances.
+  out-of-fold chances. The confident one is chosen twice: for reports the model has
+  never seen (``confident``), and for the reports whose questions trained it
+  (``confident_known``, on ``known_documents``), where the same chance is more often right.
 
 Saved and loaded symmetrically (:class:`Fitted`), applied with numpy alone
 (scikit-learn is needed only to fit).
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL_PATH = DATA_DIR / "fitted.json"
-MODEL_FORMAT = 4
+MODEL_FORMAT = 5
 
 #: How the best candidate stands: its log-odds, its lead over the second best in
 #: log-odds, its share of all the candidates' probability, and whether it lacks something
@@ -111,11 +113,23 @@ class AnswerModel:
     judge: Logistic
     #: Features that, set on a sentence, say it lacks something the question asks for.
     flags: tuple[str, ...]
-    #: At or above (on the judge's chance): a confident answer. Below ``tentative``: nothing close.
+    #: At or above (on the judge's chance): a confident answer from a report never seen in
+    #: training. Below ``tentative``: nothing close.
     confident: float
     tentative: float
     #: How it was fitted (data, sizes, regularisation, cross-validated figures).
     info: dict = field(default_factory=dict)
+    #: The confident threshold when every report searched is one of ``known_documents``
+    #: (ids of the reports whose questions trained the model); None: ``confident``.
+    confident_known: float | None = None
+    known_documents: tuple[str, ...] = ()
+
+    def confident_in(self, documents) -> float:
+        """The confident threshold for a reply from the reports ``documents`` (ids)."""
+        documents = set(documents)
+        if self.confident_known is not None and documents and documents <= set(self.known_documents):
+            return self.confident_known
+        return self.confident
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         """Probability that each row's sentence is the answer to the question, the rows
@@ -154,6 +168,7 @@ class Fitted:
         answer = dict(data["answer"])
         answer["features"] = tuple(answer["features"])
         answer["flags"] = tuple(answer["flags"])
+        answer["known_documents"] = tuple(answer["known_documents"])
         for part, kind in (("ranker", Choice), ("judge", Logistic)):
             fields = dict(answer[part])
             for key in ("mean", "scale", "coef"):

@@ -188,6 +188,11 @@ class Retriever:
         #: The years the searched documents speak of.
         self.covered_years = {y for d in searched for y in (d.years or (d.year, d.year - 1) if d.year else ())}
 
+    @property
+    def searched(self) -> tuple[str, ...]:
+        """The ids of the documents searched."""
+        return self.scope or tuple(self.documents)
+
     def uses(self, word: str) -> bool:
         """Whether the documents searched use ``word`` (a word they never use is the
         strongest sign that they do not answer a question about it)."""
@@ -362,8 +367,7 @@ class Retriever:
         """The searched documents whose place the question names (None: all of them, or
         it names none)."""
         named = self.place_mention(question).documents
-        searched = self.scope or tuple(self.documents)
-        return named if named and len(named) < len(searched) else None
+        return named if named and len(named) < len(self.searched) else None
 
     def preferred_documents(self, question: str) -> tuple[str, ...] | None:
         """Among the searched reports, the ones a question is about (None: all).
