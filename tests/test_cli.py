@@ -60,3 +60,22 @@ def test_question_sets_name_the_report_each_item_is_about(tmp_path):
     ]
     with pytest.raises(ValueError, match="not in the corpus"):
         question_sets([tmp_path / "mixed.jsonl"], {"bundled": "id-bundled"}, "bundled")
+
+
+def test_train_writes_weights_that_answer(engine, tmp_path, capsys):
+    """``qa train`` on a few questions: the weights it writes load and answer."""
+    import json
+
+    from qa.answering.answer import Answerer
+    from qa.answering.features import FEATURES
+    from qa.answering.model import load_fitted
+
+    from .conftest import DEV
+
+    items = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()[:60]]
+    (tmp_path / "few.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), "utf-8")
+    assert main(["train", str(tmp_path / "few.jsonl"), "--out", str(tmp_path / "fitted.json")]) == 0
+    assert "answer model: 60 questions" in capsys.readouterr().out
+    model = load_fitted(tmp_path / "fitted.json", FEATURES).answer
+    assert 0 <= model.tentative <= model.confident_in(engine.retriever.searched) <= 1
+    assert Answerer(engine.retriever, model).answer("今年建筑业税收目标是多少").quote
