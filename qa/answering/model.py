@@ -10,8 +10,9 @@
   into the chance that it answers the question; two thresholds on that chance grade a
   reply (confident / closest sentence offered tentatively / nothing close), chosen on
   out-of-fold chances. The confident one is chosen twice: for reports the model has
-  never seen (``confident``), and for the reports whose questions trained it
-  (``confident_known``, on ``known_documents``), where the same chance is more often right.
+  never seen (``confident``), and for the reports it was trained on with questions in
+  several folds (``confident_known``, on ``known_documents``), where the same chance is
+  more often right.
 
 Saved and loaded symmetrically (:class:`Fitted`), applied with numpy alone
 (scikit-learn is needed only to fit).
@@ -120,7 +121,7 @@ class AnswerModel:
     #: How it was fitted (data, sizes, regularisation, cross-validated figures).
     info: dict = field(default_factory=dict)
     #: The confident threshold when every report searched is one of ``known_documents``
-    #: (ids of the reports whose questions trained the model); None: ``confident``.
+    #: (ids of the reports with training questions in several folds); None: ``confident``.
     confident_known: float | None = None
     known_documents: tuple[str, ...] = ()
 

@@ -19,8 +19,8 @@ chosen on the judge's out-of-fold chances:
 - ``confident``: the lowest chance at which the confident answers are right at
   least :data:`TARGET_PRECISION` of the time, chosen twice: on the questions whose
   report the out-of-fold model had no questions about (``confident``, for any report a
-  user brings), and on those whose report it had (``confident_known``, for the reports
-  of the training questions);
+  user brings), and on those whose report it had (``confident_known``, for those
+  reports);
 - ``tentative``: below it nothing is close enough to show; set so that at most
   :data:`MAX_HIDDEN` of the answerable questions whose best sentence holds the answer
   fall below it.
@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 #: Confident answers must be right at least this often (out of fold). Chosen apart for
-#: reports never seen in training and for the reports the training questions are about:
+#: reports never seen in training and for those with training questions in several folds:
 #: in one pool, the threshold chosen for the second was too lenient on the first (places
 #: left out got 0.928 of confident answers right at 0.95, against 0.959 with the pools
 #: apart; 7 reports, 238 questions, C = 1).
