@@ -21,6 +21,7 @@ Saved and loaded symmetrically (:class:`Fitted`), applied with numpy alone
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,7 @@ class AnswerModel:
     confident_known: float | None = None
     known_documents: tuple[str, ...] = ()
 
-    def confident_in(self, documents) -> float:
+    def confident_in(self, documents: Iterable[str]) -> float:
         """The confident threshold for a reply from the reports ``documents`` (ids)."""
         documents = set(documents)
         if self.confident_known is not None and documents and documents <= set(self.known_documents):
